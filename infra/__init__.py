@@ -1,0 +1,1 @@
+"""kafkarig infrastructure: stack model, rendering, Docker, topics, images, CLI."""

@@ -1,0 +1,65 @@
+"""The error hierarchy of the infrastructure side.
+
+Every error a user can cause is a :class:`KafkarigError`: the CLI prints its message (what
+failed, expected vs actual, a hint) and exits non-zero, never with a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class KafkarigError(Exception):
+    """Root of every error kafkarig raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """The message with its hint, as the CLI prints it."""
+        return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
+
+
+class ConfigError(KafkarigError):
+    """``stack.toml`` is missing, unreadable or invalid."""
+
+
+class DockerUnavailableError(KafkarigError):
+    """No Docker daemon answers, or the compose plugin is missing."""
+
+
+class CommandError(KafkarigError):
+    """An external command failed; carries the command, exit code and output tail."""
+
+    def __init__(
+        self,
+        what: str,
+        command: Sequence[str],
+        exit_code: int,
+        output: str = "",
+        *,
+        hint: str | None = None,
+        tail_lines: int = 30,
+    ) -> None:
+        self.command = list(command)
+        self.exit_code = exit_code
+        self.output = output
+        tail = "\n".join(output.strip().splitlines()[-tail_lines:])
+        message = f"{what}\n  command: {' '.join(self.command)}\n  exit code: {exit_code}"
+        if tail:
+            message += "\n  last output:\n" + "\n".join(f"    {line}" for line in tail.splitlines())
+        super().__init__(message, hint=hint)
+
+
+class ImageBuildError(KafkarigError):
+    """A local image could not be built."""
+
+
+class StackError(KafkarigError):
+    """The stack failed to start, become healthy or stop."""
+
+
+class TopicError(KafkarigError):
+    """A topic could not be created, or exists other than declared."""
