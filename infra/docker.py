@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -15,9 +16,10 @@ PROVISION_HINT = (
 )
 
 
-def docker_client(compose_files: list[str] | None = None, project: str | None = None) -> DockerClient:
-    """A python-on-whales client, optionally bound to a compose project."""
-    return DockerClient(compose_files=compose_files or [], compose_project_name=project)
+def docker_client(compose_file: Path | None = None, project: str | None = None) -> DockerClient:
+    """A python-on-whales client, optionally bound to a compose file and project."""
+    files: list[str | Path] = [compose_file] if compose_file is not None else []
+    return DockerClient(compose_files=files, compose_project_name=project)
 
 
 def require_docker(client: DockerClient | None = None) -> DockerClient:
@@ -26,9 +28,7 @@ def require_docker(client: DockerClient | None = None) -> DockerClient:
     Raises :class:`DockerUnavailableError` with the command's error and a hint otherwise.
     """
     if shutil.which("docker") is None:
-        raise DockerUnavailableError(
-            "the docker command is not installed.", hint=PROVISION_HINT
-        )
+        raise DockerUnavailableError("the docker command is not installed.", hint=PROVISION_HINT)
     client = client or docker_client()
     try:
         client.version()

@@ -55,6 +55,8 @@ TRIMMED_PATHS = (
 )
 
 LOG4J_VERSION = "2.25.5"  # pinned for Kafka 4.x, with the slf4j 1.7 binding Kafka needs
+ZOOKEEPER_METRICS_VERSION = "4.1.12.1"
+ZOOKEEPER_SNAPPY_VERSION = "1.1.10.5"
 MINIMUM_KAFKA = (3, 7)
 VERSION_PATTERN = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -171,11 +173,17 @@ def kafka_recipe(version: str) -> ImageRecipe:
 def zookeeper_recipe(version: str = ZOOKEEPER_VERSION) -> ImageRecipe:
     """The recipe of ``kafkarig/zookeeper:<version>``."""
     parse_version(version)
+    # ZooKeeper's POM marks these "provided", yet its server needs them and its own
+    # distribution ships them; the versions are the ones its parent POM declares (3.8.4).
     return ImageRecipe(
         kind="zookeeper",
         version=version,
         tag=f"kafkarig/zookeeper:{version}",
-        dependencies=(MavenArtifact("org.apache.zookeeper", "zookeeper", version),),
+        dependencies=(
+            MavenArtifact("org.apache.zookeeper", "zookeeper", version),
+            MavenArtifact("io.dropwizard.metrics", "metrics-core", ZOOKEEPER_METRICS_VERSION),
+            MavenArtifact("org.xerial.snappy", "snappy-java", ZOOKEEPER_SNAPPY_VERSION),
+        ),
     )
 
 
@@ -203,12 +211,16 @@ def _templates() -> jinja2.Environment:
 
 def render_pom(recipe: ImageRecipe) -> str:
     """The POM whose runtime dependencies are the image's jars."""
-    return _templates().get_template("pom.xml.j2").render(
-        image_name=recipe.tag,
-        artifact_id=f"{recipe.kind}-image",
-        version=recipe.version,
-        dependencies=recipe.dependencies,
-        pinned=recipe.pinned,
+    return (
+        _templates()
+        .get_template("pom.xml.j2")
+        .render(
+            image_name=recipe.tag,
+            artifact_id=f"{recipe.kind}-image",
+            version=recipe.version,
+            dependencies=recipe.dependencies,
+            pinned=recipe.pinned,
+        )
     )
 
 
@@ -222,14 +234,20 @@ def render_dockerfile(recipe: ImageRecipe, base_image: str) -> str:
         else:
             log4j = "-Dlog4j.configuration=file:/opt/kafka/config/log4j.properties"
             tools_log4j = "-Dlog4j.configuration=file:/opt/kafka/config/tools-log4j.properties"
-        return _templates().get_template("kafka.Dockerfile.j2").render(
-            version=recipe.version,
-            base_image=base_image,
-            log4j_opts=log4j,
-            tools_log4j_opts=tools_log4j,
+        return (
+            _templates()
+            .get_template("kafka.Dockerfile.j2")
+            .render(
+                version=recipe.version,
+                base_image=base_image,
+                log4j_opts=log4j,
+                tools_log4j_opts=tools_log4j,
+            )
         )
-    return _templates().get_template("zookeeper.Dockerfile.j2").render(
-        version=recipe.version, base_image=base_image
+    return (
+        _templates()
+        .get_template("zookeeper.Dockerfile.j2")
+        .render(version=recipe.version, base_image=base_image)
     )
 
 
@@ -237,9 +255,13 @@ def _static_files(recipe: ImageRecipe) -> dict[str, Path]:
     """Files copied as they are into the build context: context path → template path."""
     if recipe.kind == "kafka":
         major = parse_version(recipe.version)[0]
-        configs = ("log4j2.properties", "tools-log4j2.properties") if major >= 4 else (
-            "log4j.properties",
-            "tools-log4j.properties",
+        configs = (
+            ("log4j2.properties", "tools-log4j2.properties")
+            if major >= 4
+            else (
+                "log4j.properties",
+                "tools-log4j.properties",
+            )
         )
         files = {
             "bin/kafka-entrypoint": "kafka-entrypoint.sh",
@@ -290,8 +312,9 @@ def debian_mirror() -> str:
     for path in sorted(sources_dir.glob("*.sources")) if sources_dir.is_dir() else []:
         for stanza in path.read_text().split("\n\n"):
             fields = dict(
-                line.split(":", 1) for line in stanza.splitlines() if ":" in line and not
-                line.lstrip().startswith("#")
+                line.split(":", 1)
+                for line in stanza.splitlines()
+                if ":" in line and not line.lstrip().startswith("#")
             )
             suites = fields.get("Suites", "").split()
             if DEBIAN_SUITE in suites:
@@ -313,9 +336,7 @@ def debian_mirror() -> str:
 
 def base_image_inputs() -> str:
     """The inputs hash of the base image."""
-    return inputs_hash(
-        [RECIPE_VERSION, DEBIAN_SUITE, *BASE_PACKAGES, *TRIMMED_PATHS, str(APP_UID)]
-    )
+    return inputs_hash([RECIPE_VERSION, DEBIAN_SUITE, *BASE_PACKAGES, *TRIMMED_PATHS, str(APP_UID)])
 
 
 def build_base_image(client: DockerClient, *, force: bool = False) -> BuildResult:
