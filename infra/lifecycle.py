@@ -81,7 +81,7 @@ def compose_client(stack: Stack, root: Path) -> tuple[DockerClient, Path]:
 
 def project_containers(client: DockerClient, project: str) -> list[Container]:
     """Every container (running or not) labelled with the compose project."""
-    return list(client.container.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}))
+    return list(client.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={project}")]))
 
 
 def service_states(client: DockerClient, project: str) -> list[ServiceState]:
@@ -104,7 +104,7 @@ def service_states(client: DockerClient, project: str) -> list[ServiceState]:
 
 def project_volumes(client: DockerClient, project: str) -> set[str]:
     """Names of the named volumes compose created for the project."""
-    return {v.name for v in client.volume.list(filters={"label": f"{PROJECT_LABEL}={project}"})}
+    return {v.name for v in client.volume.list(filters=[("label", f"{PROJECT_LABEL}={project}")])}
 
 
 def _container_tail(client: DockerClient, container: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -158,7 +158,7 @@ def check_ports(client: DockerClient, stack: Stack) -> None:
         if broker.service in ours or not _port_in_use(stack.cluster.host, broker.host_port):
             continue
         owner = "another process"
-        for container in client.container.list(filters={"publish": str(broker.host_port)}):
+        for container in client.container.list(filters=[("publish", str(broker.host_port))]):
             owner = f"container {container.name}"
         taken.append(
             f"{stack.cluster.host}:{broker.host_port} (broker {broker.service}) is used by {owner}"
