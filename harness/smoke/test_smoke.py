@@ -1,0 +1,196 @@
+"""The seed workflow, checked against a running cluster: topics, producer, consumer, kcat."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import queue
+import subprocess
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from confluent_kafka import Message
+
+from harness import kcat
+from harness.consumer import RetryingConsumer
+from harness.producer import JsonProducer
+from harness.pytest_plugin import ScratchTopic
+from harness.retry import RetryPolicy
+from infra.config import Stack, TopicSpec
+from infra.topics import admin_client, describe_topics, differences
+
+SEED_MESSAGE = {"user_id": 1, "action": "login"}
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_ms=20, max_backoff_ms=100)
+
+
+def test_declared_topics_exist_as_declared(
+    bootstrap_servers: str, declared_topics: list[TopicSpec]
+) -> None:
+    if not declared_topics:
+        pytest.skip("no stack file: no declared topics to check")
+    states = describe_topics(admin_client(bootstrap_servers), [t.name for t in declared_topics])
+    problems = [
+        f"{spec.name}: " + ("missing" if spec.name not in states else "; ".join(found))
+        for spec in declared_topics
+        if spec.name not in states or (found := differences(spec, states[spec.name]))
+    ]
+    assert not problems, "topics differ from stack.toml:\n  " + "\n  ".join(problems)
+
+
+def test_seed_message_round_trips(
+    bootstrap_servers: str, seed_topic: str, json_producer: JsonProducer
+) -> None:
+    marker = uuid.uuid4().hex
+    json_producer.send(seed_topic, SEED_MESSAGE, key=marker)
+    json_producer.flush()
+    (ack,) = [a for a in json_producer.acked if a.key_text == marker]
+    (record,) = kcat.consume(
+        bootstrap_servers, seed_topic, count=1, partition=ack.partition, offset=str(ack.offset)
+    )
+    assert record.key_text == marker
+    assert record.json() == SEED_MESSAGE
+
+
+def test_the_seed_kcat_command_prints_the_seed_message(
+    bootstrap_servers: str, seed_topic: str, json_producer: JsonProducer
+) -> None:
+    # The seed's verification command as written (kcat -b HOST:PORT -C -t TOPIC) follows the
+    # topic forever. It runs on a pseudo-terminal, as in a user's shell (on a pipe kcat
+    # buffers its output); its lines are read on a thread while the test produces.
+    first_broker = bootstrap_servers.split(",")[0]
+    lines: queue.Queue[str] = queue.Queue()
+    controller, terminal = pty.openpty()
+    seed_kcat = subprocess.Popen(
+        ["kcat", "-b", first_broker, "-C", "-t", seed_topic],
+        stdout=terminal,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(terminal)
+
+    def read_lines() -> None:
+        # OSError (EIO) ends the loop once kcat is gone.
+        with open(controller, "rb", buffering=0) as output, contextlib.suppress(OSError):
+            for raw in output:
+                lines.put(raw.decode(errors="replace").strip())
+
+    threading.Thread(target=read_lines, daemon=True).start()
+    expected = json.dumps(SEED_MESSAGE)
+    seen = False
+    try:
+        deadline = time.monotonic() + 20
+        while not seen and time.monotonic() < deadline:
+            json_producer.send(seed_topic, SEED_MESSAGE, key="seed-kcat-check")
+            json_producer.flush()
+            with contextlib.suppress(queue.Empty):
+                while not seen:  # every line printed so far, older messages included
+                    seen = lines.get(timeout=1.0) == expected
+    finally:
+        seed_kcat.kill()
+        seed_kcat.wait()
+    assert seen, f"`kcat -b {first_broker} -C -t {seed_topic}` did not print {expected}"
+
+
+def test_seed_docker_exec_command_lists_the_topics(stack: Stack | None, seed_topic: str) -> None:
+    if stack is None or [b.service for b in stack.brokers] != ["kafka"]:
+        pytest.skip("the seed's `docker exec kafka ...` needs kafkarig's single-broker stack")
+    port = stack.brokers[0].host_port
+    result = subprocess.run(
+        [
+            "docker",
+            "exec",
+            "kafka",
+            "kafka-topics",
+            "--list",
+            "--bootstrap-server",
+            f"localhost:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert seed_topic in result.stdout.split()
+
+
+def _collect(into: list[tuple[Any, Message]]) -> Callable[[Any, Message], None]:
+    def handler(value: Any, message: Message) -> None:
+        into.append((value, message))
+
+    return handler
+
+
+def test_per_key_ordering_holds_across_three_partitions(
+    bootstrap_servers: str,
+    scratch_topic: ScratchTopic,
+    json_producer: JsonProducer,
+    unique_group: Callable[..., str],
+) -> None:
+    topic = scratch_topic(partitions=3)
+    keys = [f"user-{n}" for n in range(12)]
+    per_key = 25
+    for sequence in range(per_key):
+        for key in keys:
+            json_producer.send(topic, {"key": key, "seq": sequence}, key=key)
+    json_producer.flush()
+    seen: list[tuple[Any, Message]] = []
+    with RetryingConsumer(bootstrap_servers, topic, group_id=unique_group()) as consumer:
+        consumer.run(_collect(seen), max_messages=len(keys) * per_key, idle_timeout_s=20)
+    sequences: dict[str, list[int]] = defaultdict(list)
+    partitions: dict[str, set[int]] = defaultdict(set)
+    for value, message in seen:
+        sequences[value["key"]].append(value["seq"])
+        partitions[value["key"]].add(message.partition() or 0)
+    assert sorted(sequences) == sorted(keys)
+    for key in keys:
+        assert sequences[key] == list(range(per_key)), f"{key} out of order"
+        assert len(partitions[key]) == 1, f"{key} spread over partitions {partitions[key]}"
+    assert len({p for ps in partitions.values() for p in ps}) == 3, "keys did not use 3 partitions"
+
+
+def test_the_group_commits_and_a_restarted_consumer_does_not_reprocess(
+    bootstrap_servers: str,
+    scratch_topic: ScratchTopic,
+    json_producer: JsonProducer,
+    unique_group: Callable[..., str],
+) -> None:
+    topic = scratch_topic(partitions=3)
+    group = unique_group()
+    for n in range(20):
+        json_producer.send(topic, {"id": f"first-{n}"}, key=str(n))
+    json_producer.flush()
+    first: list[tuple[Any, Message]] = []
+    with RetryingConsumer(bootstrap_servers, topic, group_id=group, policy=FAST_RETRY) as consumer:
+        consumer.run(_collect(first), max_messages=20, idle_timeout_s=20)
+    for n in range(10):
+        json_producer.send(topic, {"id": f"second-{n}"}, key=str(n))
+    json_producer.flush()
+    second: list[tuple[Any, Message]] = []
+    with RetryingConsumer(bootstrap_servers, topic, group_id=group, policy=FAST_RETRY) as consumer:
+        consumer.run(_collect(second), idle_timeout_s=4)
+    assert sorted(v["id"] for v, _ in first) == sorted(f"first-{n}" for n in range(20))
+    assert sorted(v["id"] for v, _ in second) == sorted(f"second-{n}" for n in range(10))
+
+
+def test_kcat_sees_exactly_what_was_produced(
+    bootstrap_servers: str, scratch_topic: ScratchTopic, json_producer: JsonProducer
+) -> None:
+    topic = scratch_topic(partitions=3)
+    for n in range(30):
+        json_producer.send(topic, {"n": n, "action": "login"}, key=f"k{n % 7}")
+    json_producer.flush()
+    produced = sorted((a.partition, a.offset, a.key, a.value) for a in json_producer.acked)
+    seen = sorted(
+        (r.partition, r.offset, r.key, r.payload) for r in kcat.consume(bootstrap_servers, topic)
+    )
+    assert len(produced) == 30
+    assert seen == produced
+    assert {p for p, *_ in seen} == {0, 1, 2}

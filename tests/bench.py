@@ -1,0 +1,192 @@
+"""Benchmarks that print figures (not tests): ``nox -s bench -- WHAT [--runs N]``.
+
+images      cold and warm build time of the local images, and their sizes
+start       docker run -> first AdminClient answer for one KRaft node; peak broker RSS
+stack       `up` (to topics verified) and `down` time per topology
+throughput  harness producer and consumer loop vs kafka-producer-perf-test
+all         everything above
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from infra import images, lifecycle
+from infra.config import Stack, build_stack
+from infra.docker import require_docker
+from infra.readiness import describe_broker_ids
+
+BENCH_PORT = 47092
+
+
+def _median(values: list[float]) -> str:
+    return (
+        f"median {statistics.median(values):.2f}s (min {min(values):.2f}s, max "
+        f"{max(values):.2f}s, n={len(values)})"
+    )
+
+
+def bench_images(runs: int) -> None:
+    """Cold build (no images, empty Maven repository) and warm build, and image sizes."""
+    client = require_docker()
+    tags = [images.BASE_IMAGE] + [recipe.tag for recipe in images.default_recipes()]
+    for tag in reversed(tags):
+        if client.image.exists(tag):
+            client.image.remove(tag, force=True)
+    with tempfile.TemporaryDirectory(prefix="kafkarig-m2-") as maven_repo:
+        os.environ["MAVEN_OPTS"] = f"-Dmaven.repo.local={maven_repo}"
+        started = time.monotonic()
+        results = images.build_images()
+        cold = time.monotonic() - started
+        del os.environ["MAVEN_OPTS"]
+    warm = []
+    for _ in range(runs):
+        started = time.monotonic()
+        images.build_images()
+        warm.append(time.monotonic() - started)
+    print(f"images: cold build (no images, empty Maven repository): {cold:.1f}s")
+    print(f"images: warm build (same inputs): {_median(warm)}")
+    for result in results:
+        print(f"images: {result.tag}: {result.size_bytes / 1e6:.0f} MB")
+
+
+def _kraft_env(port: int) -> dict[str, str]:
+    return {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:19093",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_LISTENERS": f"HOST://0.0.0.0:{port},CONTROLLER://0.0.0.0:19093",
+        "KAFKA_ADVERTISED_LISTENERS": f"HOST://localhost:{port}",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,HOST:PLAINTEXT",
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "HOST",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_HEAP_OPTS": "-Xmx512m -Xms512m",
+        "CLUSTER_ID": "YmVuY2htYXJrLWNsdXN0ZQ",
+    }
+
+
+def bench_start(runs: int) -> None:
+    """docker run -> first successful describe_cluster, and the broker's peak RSS."""
+    client = require_docker()
+    image = images.kafka_recipe(images.KAFKA_VERSION).tag
+    bootstrap = f"localhost:{BENCH_PORT}"
+    times, peaks = [], []
+    for _ in range(runs):
+        started = time.monotonic()
+        container = client.run(
+            image,
+            detach=True,
+            envs=_kraft_env(BENCH_PORT),
+            publish=[(f"127.0.0.1:{BENCH_PORT}", BENCH_PORT)],
+        )
+        try:
+            while True:
+                try:
+                    if describe_broker_ids(bootstrap, request_timeout_s=1.0):
+                        break
+                except Exception:  # not up yet
+                    time.sleep(0.05)
+                if time.monotonic() - started > 120:
+                    raise RuntimeError("the broker did not answer within 120 s")
+            times.append(time.monotonic() - started)
+            _load(bootstrap)
+            status = str(client.container.execute(container, ["cat", "/proc/1/status"]))
+            peak_kb = next(
+                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
+            )
+            peaks.append(peak_kb / 1024)
+        finally:
+            container.remove(force=True, volumes=True)
+    print(f"start: docker run -> first AdminClient answer, one KRaft node: {_median(times)}")
+    print(
+        f"start: peak broker RSS (VmHWM, heap -Xmx512m, after 20k x 100 B produced): "
+        f"median {statistics.median(peaks):.0f} MiB, max {max(peaks):.0f} MiB"
+    )
+
+
+def _load(bootstrap: str, count: int = 20_000) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    payload = b"x" * 100
+    for index in range(count):
+        producer.produce("bench-load", payload)
+        if index % 1000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+
+
+def _stack(project: str, **cluster: Any) -> Stack:
+    return build_stack(
+        {
+            "stack": {"project": project},
+            "cluster": {"flavor": "local", "port": BENCH_PORT} | cluster,
+            "topics": [
+                {
+                    "name": "user-events",
+                    "partitions": 3,
+                    "replication_factor": cluster.get("brokers", 1),
+                    "dlq": True,
+                }
+            ],
+        },
+        env={},
+    )
+
+
+def _timed(action: Callable[[], object]) -> float:
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+def bench_stack(runs: int) -> None:
+    """``up`` to topics verified, and ``down``, for each topology."""
+    root = Path(tempfile.mkdtemp(prefix="kafkarig-bench-"))
+    topologies = {
+        "kraft, 1 node": _stack("bench-k1"),
+        "kraft, 3 nodes": _stack("bench-k3", brokers=3, heap="384m"),
+        "zookeeper, 1+1": _stack("bench-zk", mode="zookeeper"),
+    }
+    for name, stack in topologies.items():
+        lifecycle.down(stack, root)
+        ups, downs = [], []
+        for _ in range(runs):
+            ups.append(_timed(lambda stack=stack: lifecycle.up(stack, root)))  # type: ignore[misc]
+            downs.append(_timed(lambda stack=stack: lifecycle.down(stack, root)))  # type: ignore[misc]
+        print(f"stack: {name}: up to topics verified {_median(ups)}")
+        print(f"stack: {name}: down {_median(downs)}")
+
+
+BENCHES: dict[str, Callable[[int], None]] = {
+    "images": bench_images,
+    "start": bench_start,
+    "stack": bench_stack,
+}
+
+
+def main() -> None:
+    """Run the named benchmarks and print their figures."""
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("what", choices=[*BENCHES, "throughput", "all"])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if args.what in ("throughput", "all"):
+        from tests import bench_throughput
+
+        BENCHES["throughput"] = bench_throughput.bench_throughput
+    chosen = list(BENCHES) if args.what == "all" else [args.what]
+    for name in chosen:
+        BENCHES[name](args.runs)
+
+
+if __name__ == "__main__":
+    main()
