@@ -171,6 +171,31 @@ def check_ports(client: DockerClient, stack: Stack) -> None:
         )
 
 
+def check_container_names(client: DockerClient, stack: Stack) -> None:
+    """No container of another project (or of none) holds one of the stack's names.
+
+    The names are fixed (``kafka``, ``zookeeper``, ``kafka-N``) so that the seed's
+    ``docker exec kafka ...`` works; two stacks with the same names cannot run at once.
+    """
+    clashes = []
+    for name in stack.services:
+        if not client.container.exists(name):
+            continue
+        labels = client.container.inspect(name).config.labels or {}
+        owner = labels.get(PROJECT_LABEL)
+        if owner != stack.project:
+            clashes.append(
+                f"{name} (compose project {owner})" if owner else f"{name} (not from compose)"
+            )
+    if clashes:
+        raise StackError(
+            "container names of this stack are taken: " + ", ".join(clashes) + ".",
+            hint="stop the other stack first (`nox -s down -- --stack ITS_FILE`, or "
+            "`docker rm -f NAME` for a stray container); kafkarig names containers like the "
+            "seed (kafka, zookeeper) so that `docker exec kafka ...` works.",
+        )
+
+
 def _stream(lines: Iterable[tuple[str, bytes]], tail: collections.deque[str]) -> None:
     for _source, raw in lines:
         line = raw.decode(errors="replace").rstrip()
@@ -221,6 +246,7 @@ def up(stack: Stack, root: Path, *, timeout_s: float | None = None) -> UpReport:
     client, compose_file = compose_client(stack, root)
     step(f"stack {stack.project}: {compose_file}")
     check_images(client, stack)
+    check_container_names(client, stack)
     check_ports(client, stack)
     volumes_before = project_volumes(client, stack.project)
     wait_timeout_s = int(timeout_s or min(stack.healthcheck.budget_s, 180))
@@ -240,10 +266,13 @@ def up(stack: Stack, root: Path, *, timeout_s: float | None = None) -> UpReport:
                 tail,
             )
         except DockerException as error:
+            compose_tail = "\n".join(f"      {line}" for line in tail)
             raise StackError(
                 f"stack {stack.project} did not become healthy.\n"
                 f"  command: {' '.join(error.docker_command)}\n"
-                f"  exit code: {error.return_code}\n" + _failure_report(client, stack.project),
+                f"  exit code: {error.return_code}\n"
+                f"  last compose output:\n{compose_tail}\n"
+                + _failure_report(client, stack.project),
                 hint="fix the setting the broker log complains about in stack.toml, then run "
                 "`nox -s up` again; `nox -s render` shows the compose file.",
             ) from error
@@ -284,7 +313,13 @@ def down(stack: Stack, root: Path, *, keep_data: bool = False) -> list[str]:
         + (", keeping volumes" if keep_data else ", volumes and network")
     )
     try:
-        client.compose.down(remove_orphans=True, volumes=not keep_data, timeout=10, quiet=True)
+        # Data that is about to be deleted needs no clean shutdown: stop at once then.
+        client.compose.down(
+            remove_orphans=True,
+            volumes=not keep_data,
+            timeout=10 if keep_data else 1,
+            quiet=True,
+        )
     except DockerException as error:
         raise StackError(
             f"`docker compose down` failed for {stack.project}.\n"

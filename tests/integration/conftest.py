@@ -86,12 +86,14 @@ def run_container(docker: DockerClient, local_images: list[str]) -> Iterator[Run
         ports: Mapping[int, int] | None = None,
         network: str | None = None,
         volumes: list[tuple[str, str]] | None = None,
+        command: list[str] | None = None,
     ) -> Container:
         if network and network not in networks and not docker.network.exists(network):
             docker.network.create(network)
             networks.append(network)
         container = docker.run(
             image,
+            command or [],
             detach=True,
             name=name,
             hostname=name,

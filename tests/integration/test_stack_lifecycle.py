@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from python_on_whales import DockerClient
 
-from infra import lifecycle
+from infra import images, lifecycle
 from infra.config import Stack, build_stack
 from infra.docker import require_docker
 from infra.errors import DockerUnavailableError, StackError, TopicError
@@ -290,3 +290,15 @@ def test_the_cli_reports_a_stopped_daemon_without_a_traceback(tmp_path: Path) ->
     assert result.returncode == 1
     assert "kafkarig: error: no Docker daemon answers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_container_name_held_by_another_stack_is_reported_before_starting(
+    tmp_path: Path, docker: DockerClient, run_container: Any, unique_name: str
+) -> None:
+    run_container(images.BASE_IMAGE, {}, name="kafka", command=["sleep", "120"])
+    stack = make_stack("it-clash")
+    with pytest.raises(StackError, match="container names of this stack are taken") as caught:
+        lifecycle.up(stack, tmp_path)
+    assert "kafka (not from compose)" in caught.value.message
+    assert caught.value.hint and "nox -s down" in caught.value.hint
+    assert leftovers(docker, "it-clash") == NOTHING
