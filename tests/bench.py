@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -166,10 +168,28 @@ def bench_stack(runs: int) -> None:
         print(f"stack: {name}: down {_median(downs)}")
 
 
+def bench_smoke(runs: int) -> None:
+    """Wall time of the whole smoke suite against the running stack (``nox -s up`` first)."""
+    times = []
+    for _ in range(runs):
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "harness/smoke"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        times.append(time.monotonic() - started)
+        last = result.stdout.strip().splitlines()[-1:] or ["(no output)"]
+        print(f"smoke: run {len(times)}: {times[-1]:.1f}s, {last[0]}")
+    print(f"smoke: whole smoke suite, single node: {_median(times)}")
+
+
 BENCHES: dict[str, Callable[[int], None]] = {
     "images": bench_images,
     "start": bench_start,
     "stack": bench_stack,
+    "smoke": bench_smoke,
 }
 
 
