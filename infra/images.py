@@ -430,6 +430,12 @@ def build_base_image(client: DockerClient, *, force: bool = False) -> BuildResul
 # --- jars and images --------------------------------------------------------------------
 
 
+def maven_settings_args() -> list[str]:
+    """``-s FILE`` when ``$KAFKARIG_MAVEN_SETTINGS`` names a settings file (mirror, proxy)."""
+    settings = os.environ.get("KAFKARIG_MAVEN_SETTINGS")
+    return ["-s", settings] if settings else []
+
+
 def resolve_jars(recipe: ImageRecipe, context: Path) -> list[Path]:
     """Resolve the recipe's runtime jars from Maven Central into ``context/libs``."""
     (context / "pom.xml").write_text(render_pom(recipe))
@@ -443,6 +449,8 @@ def resolve_jars(recipe: ImageRecipe, context: Path) -> list[Path]:
                 "mvn",
                 "-B",
                 "-q",
+                "-Dstyle.color=never",
+                *maven_settings_args(),
                 "-f",
                 str(context / "pom.xml"),
                 "dependency:copy-dependencies",
@@ -470,8 +478,9 @@ def _maven_error(recipe: ImageRecipe, error: CommandError) -> ImageBuildError:
             f"{KAFKA_ZK_VERSION} and ZooKeeper {ZOOKEEPER_VERSION}.",
         )
     if re.search(
+        # Without a reachable repository even Maven's own plugins cannot be resolved.
         r"Could not transfer|Unknown host|UnknownHost|Connection refused|Network is unreachable"
-        r"|timed out|Connect to .* failed",
+        r"|timed out|Connect to .* failed|No plugin found for prefix",
         output,
     ):
         return ImageBuildError(

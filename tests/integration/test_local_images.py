@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -238,3 +239,34 @@ def test_a_second_build_with_the_same_inputs_does_no_work(
     result = images.build_image(docker, images.kafka_recipe(images.KAFKA_VERSION))
     assert result.built is False
     assert docker.image.inspect(KAFKA_4_IMAGE).id == before
+
+
+def test_an_unknown_kafka_version_is_not_on_maven_central(
+    docker: DockerClient, local_images: list[str]
+) -> None:
+    recipe = images.kafka_recipe("4.99.0")
+    with pytest.raises(ImageBuildError, match=r"kafka 4\.99\.0 is not on Maven Central") as caught:
+        images.build_image(docker, recipe)
+    assert "exit code: 1" in caught.value.message
+    assert not docker.image.exists(recipe.tag)
+
+
+def test_an_unreachable_maven_central_is_a_clear_error(
+    docker: DockerClient,
+    local_images: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A mirror nobody listens on, and an empty local repository: Maven can reach nothing.
+    settings = tmp_path / "settings.xml"
+    settings.write_text(
+        "<settings><mirrors><mirror><id>nowhere</id><mirrorOf>*</mirrorOf>"
+        "<url>http://127.0.0.1:9/maven2</url></mirror></mirrors></settings>"
+    )
+    monkeypatch.setenv("KAFKARIG_MAVEN_SETTINGS", str(settings))
+    monkeypatch.setenv("MAVEN_OPTS", f"-Dmaven.repo.local={tmp_path / 'm2'}")
+    recipe = dataclasses.replace(images.zookeeper_recipe(), tag="kafkarig/zookeeper-offline-test:1")
+    with pytest.raises(ImageBuildError, match="Maven Central is unreachable") as caught:
+        images.build_image(docker, recipe)
+    assert caught.value.hint and "settings.xml" in caught.value.hint
+    assert not docker.image.exists(recipe.tag)

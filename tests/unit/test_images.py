@@ -127,3 +127,11 @@ def test_building_the_base_image_without_root_is_refused(
     with pytest.raises(ImageBuildError, match="needs root") as caught:
         images.build_base_image(NoImages(), force=True)  # type: ignore[arg-type]
     assert caught.value.hint and "sudo" in caught.value.hint
+
+
+def test_maven_without_its_plugins_and_no_repository_counts_as_unreachable() -> None:
+    error = _maven_failure(
+        "[ERROR] No plugin found for prefix 'dependency' in the current project and in the "
+        "plugin groups [org.apache.maven.plugins] available from the repositories [local, central]"
+    )
+    assert "Maven Central is unreachable" in error.message
