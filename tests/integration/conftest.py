@@ -33,8 +33,23 @@ def docker() -> DockerClient:
     return require_docker()
 
 
+SEED_CONTAINER_NAMES = ("kafka", "zookeeper", "kafka-1", "kafka-2", "kafka-3")
+
+
 @pytest.fixture(scope="session")
-def local_images(docker: DockerClient) -> list[str]:
+def no_running_stack(docker: DockerClient) -> None:
+    """Stacks use the seed's fixed container names, so no other stack may be running."""
+    taken = [name for name in SEED_CONTAINER_NAMES if docker.container.exists(name)]
+    if taken:
+        pytest.fail(
+            f"containers {', '.join(taken)} exist; the integration tests start stacks with the "
+            "same names. Stop yours first: `nox -s down`.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def local_images(docker: DockerClient, no_running_stack: None) -> list[str]:
     """The local Kafka and ZooKeeper images, built now unless already up to date."""
     return [result.tag for result in images.build_images()]
 
