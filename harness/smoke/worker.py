@@ -1,0 +1,242 @@
+"""A consumer process for the fault-injection tests: killable, observable, one file of events.
+
+Runs either kafkarig's :class:`~harness.consumer.RetryingConsumer` (``--mode kafkarig``) or
+the seed's consumer loop (``--mode seed``: ``enable.auto.commit`` with offsets stored as
+soon as a record is polled, the kafka-python default the seed relies on) against one topic,
+and appends one line per event to ``--out``, flushed and fsynced so that a test can read it
+while the process runs and still find every line after a SIGKILL::
+
+    started <id>            the handler began work on record <id> (its key)
+    done <id>               the handler finished record <id>
+    retry <id> <attempt>    attempt <attempt> of <id> failed; a retry backoff begins
+    dlq <id>                the DLQ copy of <id> was acknowledged
+    stopped <reason>        the loop returned (never written after a SIGKILL)
+
+Failures are injected by record id: ``--fail-id ID --fail-times N`` makes the handler raise
+:class:`~harness.errors.RetryableError` on the first N attempts at ID; ``--hang-on ID`` makes
+it block forever after ``started ID`` (a process that dies "mid-processing"). SIGTERM and
+SIGINT stop the loop gracefully with a final commit.
+
+    python -m harness.smoke.worker --bootstrap localhost:9092 --topic t --group g \\
+        --out events.txt --fail-id r2 --fail-times 1 --backoff-ms 60000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from confluent_kafka import Consumer, KafkaError, Message
+
+from harness.consumer import SEED_CONSUMER_CONFIG, RetryingConsumer
+from harness.errors import RetryableError
+from harness.retry import RetryPolicy
+
+#: Events a worker writes, in the order of the module docstring.
+EVENTS = ("started", "done", "retry", "dlq", "stopped")
+
+
+class EventLog:
+    """Appends event lines to a file, each flushed and fsynced before the call returns."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, event: str, *fields: object) -> None:
+        """Append ``event field ...`` as one line and force it to disk."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; expected one of {', '.join(EVENTS)}")
+        line = " ".join([event, *(str(f) for f in fields)])
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+class Injector:
+    """The failures to inject into the handler, by record id."""
+
+    def __init__(self, fail_id: str | None, fail_times: int, hang_on: str | None) -> None:
+        self.fail_id = fail_id
+        self.fail_times = fail_times
+        self.hang_on = hang_on
+        self._attempts: Counter[str] = Counter()
+        self._forever = threading.Event()
+
+    def work(self, record_id: str, events: EventLog) -> None:
+        """Do the "work" on ``record_id``: log it, then fail or hang as configured."""
+        events.write("started", record_id)
+        self._attempts[record_id] += 1
+        if record_id == self.hang_on:
+            self._forever.wait()  # never set: only a signal that kills the process ends this
+        if record_id == self.fail_id and self._attempts[record_id] <= self.fail_times:
+            raise RetryableError(
+                f"injected failure {self._attempts[record_id]} of {self.fail_times} for {record_id}"
+            )
+        events.write("done", record_id)
+
+
+def record_id(message: Message) -> str:
+    """A record's id: its key as UTF-8 (the tests key every record by its unique id)."""
+    key = message.key()
+    return "<no-key>" if key is None else key.decode("utf-8", "replace")
+
+
+def consumer_config(args: argparse.Namespace) -> dict[str, Any]:
+    """Group membership settings shared by both modes: fast failure detection and rejoin."""
+    config: dict[str, Any] = {
+        "group.id": args.group,
+        "session.timeout.ms": args.session_timeout_ms,
+        "heartbeat.interval.ms": args.heartbeat_ms,
+        "auto.commit.interval.ms": args.auto_commit_interval_ms,
+    }
+    if args.instance_id:
+        # Static membership: a restarted process with the same id takes over the dead
+        # member's partitions at once instead of after session.timeout.ms.
+        config["group.instance.id"] = args.instance_id
+    return config
+
+
+def run_kafkarig(args: argparse.Namespace, events: EventLog, injector: Injector) -> str:
+    """kafkarig's loop: RetryingConsumer with the given retry policy; returns why it stopped."""
+    policy = RetryPolicy(
+        max_attempts=args.max_attempts,
+        initial_backoff_ms=args.backoff_ms,
+        max_backoff_ms=args.backoff_ms,
+        multiplier=1.0,
+        jitter=0.0,
+    )
+    with RetryingConsumer(
+        args.bootstrap,
+        args.topic,
+        policy=policy,
+        config=consumer_config(args),
+    ) as consumer:
+        consumer.install_signal_handlers()
+        stats = consumer.run(
+            lambda value, message: injector.work(record_id(message), events),
+            max_messages=args.max_messages,
+            idle_timeout_s=args.idle_timeout_s,
+            on_retry=lambda message, attempt, backoff_ms, error: events.write(
+                "retry", record_id(message), attempt
+            ),
+            on_dead_letter=lambda message, error, attempts: events.write("dlq", record_id(message)),
+        )
+    return stats.stop_reason
+
+
+def run_seed(args: argparse.Namespace, events: EventLog, injector: Injector) -> str:
+    """The seed's loop: poll, decode, handle; offsets auto-stored on poll and auto-committed.
+
+    This is what kafka-python's ``KafkaConsumer(enable_auto_commit=True)`` iteration does:
+    a record counts as consumed once it was handed to the application, before its work.
+    """
+    stop = threading.Event()
+    reason = ["idle"]
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        reason[0] = f"signal {signal.Signals(signum).name}"
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    consumer = Consumer(
+        {**SEED_CONSUMER_CONFIG, **consumer_config(args), "bootstrap.servers": args.bootstrap}
+    )
+    consumer.subscribe([args.topic])
+    handled = 0
+    last_record_at = time.monotonic()
+    try:
+        while not stop.is_set():
+            if args.max_messages is not None and handled >= args.max_messages:
+                reason[0] = f"max_messages={args.max_messages} reached"
+                break
+            message = consumer.poll(0.1)
+            if message is None:
+                idle_s = time.monotonic() - last_record_at
+                if args.idle_timeout_s is not None and idle_s >= args.idle_timeout_s:
+                    reason[0] = f"idle for {args.idle_timeout_s} s"
+                    break
+                continue
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise SystemExit(f"consumer hit a fatal error: {error.str()}")
+                if error.code() != KafkaError._PARTITION_EOF:
+                    print(f"worker: consumer error: {error.str()}", file=sys.stderr)
+                continue
+            last_record_at = time.monotonic()
+            raw = message.value()
+            json.loads(raw if raw is not None else b"null")  # the seed's value_deserializer
+            injector.work(record_id(message), events)
+            handled += 1
+    finally:
+        consumer.close()
+    return reason[0]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.smoke.worker",
+        description="Consume one topic and log every handler event to a file.",
+    )
+    parser.add_argument("--bootstrap", required=True, help="bootstrap servers")
+    parser.add_argument("--topic", required=True, help="topic to consume")
+    parser.add_argument("--group", required=True, help="consumer group id")
+    parser.add_argument("--out", required=True, type=Path, help="event file to append to")
+    parser.add_argument(
+        "--mode",
+        choices=("kafkarig", "seed"),
+        default="kafkarig",
+        help="kafkarig's RetryingConsumer, or the seed's auto-commit loop",
+    )
+    parser.add_argument("--fail-id", help="record id whose first attempts fail")
+    parser.add_argument("--fail-times", type=int, default=0, help="how many attempts fail")
+    parser.add_argument("--hang-on", help="record id whose handler blocks forever")
+    parser.add_argument("--backoff-ms", type=float, default=20.0, help="retry backoff, fixed")
+    parser.add_argument("--max-attempts", type=int, default=3, help="attempts before the DLQ")
+    parser.add_argument("--instance-id", help="group.instance.id (static membership)")
+    parser.add_argument("--session-timeout-ms", type=int, default=6000)
+    parser.add_argument("--heartbeat-ms", type=int, default=1000)
+    parser.add_argument("--auto-commit-interval-ms", type=int, default=200)
+    parser.add_argument("--max-messages", type=int, help="stop after this many records")
+    parser.add_argument("--idle-timeout-s", type=float, help="stop after this long without one")
+    args = parser.parse_args(argv)
+    if args.fail_times < 0:
+        parser.error(f"--fail-times must be >= 0, got {args.fail_times}")
+    if args.fail_times and not args.fail_id:
+        parser.error("--fail-times needs --fail-id")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the worker until it is stopped, killed, idle or done; 0 on a graceful stop."""
+    args = parse_args(argv)
+    events = EventLog(args.out)
+    injector = Injector(args.fail_id, args.fail_times, args.hang_on)
+    try:
+        run = run_seed if args.mode == "seed" else run_kafkarig
+        events.write("stopped", run(args, events, injector))
+    finally:
+        events.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
