@@ -78,6 +78,15 @@ Handler = Callable[[Any, Message], object]
 RetryHook = Callable[[Message, int, float, BaseException], object]
 #: Called after a record's DLQ copy was acknowledged: (message, error, attempts).
 DeadLetterHook = Callable[[Message, BaseException, int], object]
+"""Called after a DLQ write failed: (message, failed writes so far, the delivery error)."""
+DlqWriteFailureHook = Callable[[Message, int, BaseException], object]
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    on_retry: RetryHook | None = None
+    on_dead_letter: DeadLetterHook | None = None
+    on_dlq_write_failure: DlqWriteFailureHook | None = None
 
 
 @dataclass
@@ -363,6 +372,7 @@ class RetryingConsumer:
         *,
         on_retry: RetryHook | None = None,
         on_dead_letter: DeadLetterHook | None = None,
+        on_dlq_write_failure: DlqWriteFailureHook | None = None,
     ) -> RunStats:
         """Consume and handle records until stopped, or a limit is reached.
 
@@ -372,6 +382,7 @@ class RetryingConsumer:
         """
         if self._closed:
             raise ConfigurationError("run() on a closed RetryingConsumer")
+        hooks = _Hooks(on_retry, on_dead_letter, on_dlq_write_failure)
         stats = RunStats()
         last_record_at = time.monotonic()
         while True:
@@ -390,7 +401,7 @@ class RetryingConsumer:
                     break
                 continue
             stats.received += 1
-            self._handle(message, handler, stats, on_retry, on_dead_letter)
+            self._handle(message, handler, stats, hooks)
             last_record_at = time.monotonic()
         if self._backlog:
             log.info("stopping with %d polled record(s) not handled", len(self._backlog))
@@ -416,13 +427,12 @@ class RetryingConsumer:
         message: Message,
         handler: Handler,
         stats: RunStats,
-        on_retry: RetryHook | None,
-        on_dead_letter: DeadLetterHook | None,
+        hooks: _Hooks,
     ) -> None:
         try:
             value = decode_json_value(message.value())
         except DecodeError as exc:
-            self._dead_letter(message, exc, 1, stats, on_dead_letter)
+            self._dead_letter(message, exc, 1, stats, hooks)
             return
         attempt = 0
         while True:
@@ -431,7 +441,7 @@ class RetryingConsumer:
                 handler(value, message)
             except Exception as exc:
                 if not self.policy.should_retry(exc, attempt):
-                    self._dead_letter(message, exc, attempt, stats, on_dead_letter)
+                    self._dead_letter(message, exc, attempt, stats, hooks)
                     return
                 backoff_ms = self.policy.backoff_ms(attempt, self._rng)
                 stats.retries += 1
@@ -443,8 +453,8 @@ class RetryingConsumer:
                     exc,
                     backoff_ms,
                 )
-                if on_retry is not None:
-                    on_retry(message, attempt, backoff_ms, exc)
+                if hooks.on_retry is not None:
+                    hooks.on_retry(message, attempt, backoff_ms, exc)
                 if not self._wait(backoff_ms / 1000, message):
                     stats.abandoned += 1
                     return
@@ -459,7 +469,7 @@ class RetryingConsumer:
         error: BaseException,
         attempts: int,
         stats: RunStats,
-        on_dead_letter: DeadLetterHook | None,
+        hooks: _Hooks,
     ) -> None:
         meta = RecordMeta.from_message(message)
         topic = self.dlq_topic or dlq_topic_for(meta.topic)
@@ -480,6 +490,8 @@ class RetryingConsumer:
                     failures,
                     exc.error or exc.message,
                 )
+                if hooks.on_dlq_write_failure is not None:
+                    hooks.on_dlq_write_failure(message, failures, exc)
                 if self._dlq_producer.fatal_error is not None:
                     self._renew_dlq_producer()
                 if self._dlq_max_attempts is not None and failures >= self._dlq_max_attempts:
@@ -496,8 +508,8 @@ class RetryingConsumer:
         stats.dlq += 1
         stats.dlq_sources.append((meta.topic, meta.partition, meta.offset))
         log.info("%s dead-lettered to %r after %d attempt(s)", _where(message), topic, attempts)
-        if on_dead_letter is not None:
-            on_dead_letter(message, error, attempts)
+        if hooks.on_dead_letter is not None:
+            hooks.on_dead_letter(message, error, attempts)
 
     # -- Kafka plumbing --------------------------------------------------------------------
 

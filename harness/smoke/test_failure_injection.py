@@ -11,7 +11,6 @@ restart takes the dead member's partition at once instead of after its session t
 
 from __future__ import annotations
 
-import logging
 import re
 import signal
 import subprocess
@@ -473,18 +472,6 @@ def test_a_consumer_killed_during_a_retry_backoff_redelivers_the_record_after_re
     assert committed_at(bootstrap_servers, group, topic) == len(ids)
 
 
-class _DlqWriteFailures(logging.Handler):
-    """Counts the consumer's "DLQ write ... failed" warnings (one per failed attempt)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "DLQ write to" in record.getMessage() and "failed" in record.getMessage():
-            self.count += 1
-
-
 def _set_topic_config(admin: AdminClient, topic: str, name: str, value: str) -> None:
     """Set one config of ``topic`` (incremental alter: the topic's other configs stay)."""
     resource = ConfigResource(
@@ -522,30 +509,31 @@ def test_an_unwritable_dlq_blocks_the_commit_until_the_dlq_takes_the_record(
             raise NonRetryableError(f"{poison} is poison")
         processed.append(value["id"])
 
-    failures = _DlqWriteFailures()
+    failed_writes: list[int] = []
     outcome: list[RunStats | BaseException] = []
     consumer = consumer_on(bootstrap_servers, topic, group, FAST_RETRY)
 
     def run() -> None:
         try:
             with consumer:
-                outcome.append(consumer.run(handler, max_messages=len(ids), idle_timeout_s=20))
+                stats = consumer.run(
+                    handler,
+                    max_messages=len(ids),
+                    idle_timeout_s=20,
+                    on_dlq_write_failure=lambda message, count, error: failed_writes.append(count),
+                )
+                outcome.append(stats)
         except BaseException as exc:
             outcome.append(exc)
 
-    consumer_log = logging.getLogger("harness.consumer")
-    previous_level = consumer_log.level
-    if consumer_log.getEffectiveLevel() > logging.WARNING:
-        consumer_log.setLevel(logging.WARNING)
-    consumer_log.addHandler(failures)
     thread = threading.Thread(target=run, name="retrying-consumer", daemon=True)
     thread.start()
     try:
         wait_until(
-            lambda: failures.count >= 2,
+            lambda: len(failed_writes) >= 2,
             timeout_s=15,
             expected="two failed DLQ writes of the poison record",
-            seen=lambda: f"{failures.count} failures, outcome {outcome}",
+            seen=lambda: f"{len(failed_writes)} failures, outcome {outcome}",
         )
         wait_until(
             lambda: committed_at(bootstrap_servers, group, topic) == poison_offset,
@@ -561,7 +549,7 @@ def test_an_unwritable_dlq_blocks_the_commit_until_the_dlq_takes_the_record(
         )
         assert read_dlq(bootstrap_servers, topic) == [], "nothing reached the DLQ"
         assert processed == [before], "the record behind the poison one waits"
-        failed_while_blocked = failures.count
+        failed_while_blocked = len(failed_writes)
 
         _set_topic_config(kafka_admin, dlq_topic, "max.message.bytes", "1048588")
         thread.join(timeout=20)
@@ -569,8 +557,6 @@ def test_an_unwritable_dlq_blocks_the_commit_until_the_dlq_takes_the_record(
     finally:
         consumer.stop("test over")
         thread.join(timeout=20)
-        consumer_log.removeHandler(failures)
-        consumer_log.setLevel(previous_level)
     assert finished_on_its_own, f"no DLQ write within 20 s of the DLQ becoming writable: {outcome}"
     (stats,) = outcome
     assert isinstance(stats, RunStats), f"the consumer failed: {stats!r}"
