@@ -22,7 +22,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -448,7 +448,6 @@ def resolve_jars(recipe: ImageRecipe, context: Path) -> list[Path]:
             [
                 "mvn",
                 "-B",
-                "-q",
                 "-Dstyle.color=never",
                 *maven_settings_args(),
                 "-f",
@@ -458,12 +457,28 @@ def resolve_jars(recipe: ImageRecipe, context: Path) -> list[Path]:
                 f"-DoutputDirectory={libs}",
             ],
             what=f"{recipe.tag}: resolve jars",
+            show=_download_progress(recipe.tag),
         )
     except CommandError as error:
         raise _maven_error(recipe, error) from error
     jars = sorted(libs.glob("*.jar"))
     step(f"{recipe.tag}: {len(jars)} jars, {sum(j.stat().st_size for j in jars) / 1e6:.0f} MB")
     return jars
+
+
+def _download_progress(tag: str, every: int = 25) -> Callable[[str], bool]:
+    """A line filter that reports every ``every`` artifacts Maven downloaded."""
+    downloaded = 0
+
+    def show(line: str) -> bool:
+        nonlocal downloaded
+        if line.startswith("Downloaded from"):
+            downloaded += 1
+            if downloaded % every == 0:
+                step(f"{tag}: {downloaded} files downloaded from Maven Central so far")
+        return line.startswith("[ERROR]")
+
+    return show
 
 
 def _maven_error(recipe: ImageRecipe, error: CommandError) -> ImageBuildError:

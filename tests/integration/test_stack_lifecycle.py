@@ -302,3 +302,18 @@ def test_a_container_name_held_by_another_stack_is_reported_before_starting(
     assert "kafka (not from compose)" in caught.value.message
     assert caught.value.hint and "nox -s down" in caught.value.hint
     assert leftovers(docker, "it-clash") == NOTHING
+
+
+def test_an_image_that_cannot_be_pulled_names_the_local_flavor(
+    tmp_path: Path, docker: DockerClient
+) -> None:
+    stack = make_stack(
+        "it-nopull", flavor="apache", kafka_image="kafkarig-no-such-owner/kafka:0.0.1"
+    )
+    with pytest.raises(
+        StackError, match=r"cannot pull kafkarig-no-such-owner/kafka:0\.0\.1"
+    ) as caught:
+        lifecycle.up(stack, tmp_path)
+    assert caught.value.hint and "nox -s image" in caught.value.hint
+    assert 'flavor = "local"' in caught.value.hint
+    assert leftovers(docker, "it-nopull") == NOTHING
