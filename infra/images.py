@@ -466,13 +466,13 @@ def resolve_jars(recipe: ImageRecipe, context: Path) -> list[Path]:
     return jars
 
 
-def _download_progress(tag: str, every: int = 25) -> Callable[[str], bool]:
+def _download_progress(tag: str, every: int = 50) -> Callable[[str], bool]:
     """A line filter that reports every ``every`` artifacts Maven downloaded."""
     downloaded = 0
 
     def show(line: str) -> bool:
         nonlocal downloaded
-        if line.startswith("Downloaded from"):
+        if "] Downloaded from " in line or line.startswith("Downloaded from "):
             downloaded += 1
             if downloaded % every == 0:
                 step(f"{tag}: {downloaded} files downloaded from Maven Central so far")
