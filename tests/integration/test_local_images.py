@@ -270,3 +270,17 @@ def test_an_unreachable_maven_central_is_a_clear_error(
         images.build_image(docker, recipe)
     assert caught.value.hint and "settings.xml" in caught.value.hint
     assert not docker.image.exists(recipe.tag)
+
+
+@pytest.mark.parametrize("image", [KAFKA_4_IMAGE, KAFKA_3_IMAGE])
+def test_every_tool_starts_under_both_names(
+    image: str, docker: DockerClient, local_images: list[str]
+) -> None:
+    # Exit codes of --help differ between tools; a tool whose class ran prints its usage.
+    checks = [
+        f"{command} --help 2>&1 | grep -qi 'usage' || {{ echo FAILED {command}; exit 1; }}"
+        for tool in images.KAFKA_TOOLS
+        for command in (tool, f"{tool}.sh")
+    ]
+    script = "; ".join(checks) + "; echo all tools ran"
+    assert str(docker.run(image, ["bash", "-c", script], remove=True)).strip() == "all tools ran"
