@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from python_on_whales.exceptions import DockerException
+
 from infra.config import STACK_FILE_NAME, Stack, load_stack
 from infra.errors import KafkarigError
 
@@ -162,6 +164,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except KafkarigError as error:
         print(f"kafkarig: error: {error.render()}", file=sys.stderr)
+        return 1
+    except DockerException as error:
+        # A Docker call that failed where kafkarig expected none to: say what ran and why.
+        print(
+            f"kafkarig: error: a Docker command failed.\n"
+            f"  command: {' '.join(error.docker_command)}\n"
+            f"  exit code: {error.return_code}\n"
+            f"  stderr: {(error.stderr or '').strip()[-800:]}",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as error:
+        print(f"kafkarig: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("kafkarig: interrupted", file=sys.stderr)

@@ -146,7 +146,11 @@ def _port_in_use(host: str, port: int) -> bool:
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 return True
-            raise
+            raise StackError(
+                f"cannot publish port {port} on {host}: {error.strerror} (errno {error.errno}).",
+                hint="[cluster] host must be an address of this machine: 127.0.0.1 (default), "
+                "0.0.0.0 for every interface, or one of `ip -brief address`.",
+            ) from error
     return False
 
 
@@ -243,12 +247,20 @@ def up(stack: Stack, root: Path, *, timeout_s: float | None = None) -> UpReport:
     """
     started = time.monotonic()
     require_docker()
+    previous_file = stack.compose_file(root)
+    previous = previous_file.read_text() if previous_file.is_file() else None
     client, compose_file = compose_client(stack, root)
     step(f"stack {stack.project}: {compose_file}")
     check_images(client, stack)
     check_container_names(client, stack)
     check_ports(client, stack)
     volumes_before = project_volumes(client, stack.project)
+    # A healthy stack started from this very file is left alone if this call fails: the
+    # failure is not the stack's (compose recreates nothing); a changed stack is torn down.
+    states_before = service_states(client, stack.project)
+    already_up = previous == compose_file.read_text() and [
+        s.service for s in states_before if s.ok
+    ] == sorted(stack.services)
     wait_timeout_s = int(timeout_s or min(stack.healthcheck.budget_s, 180))
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
     try:
@@ -288,7 +300,10 @@ def up(stack: Stack, root: Path, *, timeout_s: float | None = None) -> UpReport:
     except TopicError:
         raise  # the cluster is fine; the topics need the user's decision
     except BaseException:
-        _tear_down(client, stack, volumes_before)
+        if already_up:
+            step(f"stack {stack.project} was up before this call; leaving it as it was")
+        else:
+            _tear_down(client, stack, volumes_before)
         raise
     return UpReport(
         project=stack.project,
@@ -320,6 +335,11 @@ def down(stack: Stack, root: Path, *, keep_data: bool = False) -> list[str]:
             timeout=10 if keep_data else 1,
             quiet=True,
         )
+        if not keep_data:
+            # compose removes only the volumes the current file declares; a stack that
+            # shrank (3 brokers -> 1) would keep the others, and their stale data.
+            for volume in project_volumes(client, stack.project):
+                client.volume.remove(volume)
     except DockerException as error:
         raise StackError(
             f"`docker compose down` failed for {stack.project}.\n"

@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from infra import config
 from infra.config import Stack
+from infra.errors import ConfigError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 """The repository's Jinja templates."""
@@ -128,9 +129,16 @@ def write_compose(stack: Stack, root: Path) -> Path:
     The file is replaced atomically, so a concurrent reader never sees half a file.
     """
     path = stack.compose_file(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = render_compose(stack)
-    fd, temporary = tempfile.mkstemp(prefix=".docker-compose.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".docker-compose.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write the compose file {path}: {error.strerror}.",
+            hint="kafkarig writes .kafkarig/<project>/ next to the stack file; that folder "
+            "must be a writable directory.",
+        ) from error
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -104,7 +104,7 @@ def ensure_topics(
     names = [spec.name for spec in specs]
     try:
         existing = describe_topics(admin, names)
-    except KafkaException as error:
+    except (KafkaException, TimeoutError) as error:
         raise TopicError(f"could not list topics on {bootstrap_servers}: {error}") from error
     missing = [spec for spec in specs if spec.name not in existing]
     problems: list[str] = []
@@ -124,6 +124,8 @@ def ensure_topics(
         for name, future in futures.items():
             try:
                 future.result(timeout=timeout_s)
+            except TimeoutError:
+                problems.append(f"topic {name}: no answer to the creation within {timeout_s:.0f}s")
             except KafkaException as error:
                 kafka_error = error.args[0]
                 if isinstance(kafka_error, KafkaError) and (

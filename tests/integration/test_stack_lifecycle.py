@@ -317,3 +317,28 @@ def test_an_image_that_cannot_be_pulled_names_the_local_flavor(
     assert caught.value.hint and "nox -s image" in caught.value.hint
     assert 'flavor = "local"' in caught.value.hint
     assert leftovers(docker, "it-nopull") == NOTHING
+
+
+def test_down_after_the_stack_shrank_removes_every_volume_of_the_project(
+    tmp_path: Path, docker: DockerClient, stacks: list[Stack]
+) -> None:
+    two = make_stack("it-shrink", brokers=2, heap="384m")
+    stacks.append(two)
+    lifecycle.up(two, tmp_path)
+    assert len(leftovers(docker, "it-shrink")["volumes"]) == 2
+    one = build_stack(
+        {"stack": {"project": "it-shrink"}, "cluster": {"flavor": "local", "brokers": 1}},
+        env={},
+    )
+    lifecycle.down(one, tmp_path)
+    assert leftovers(docker, "it-shrink") == NOTHING
+
+
+def test_a_host_address_that_is_not_on_this_machine_is_a_clear_error(
+    tmp_path: Path, docker: DockerClient
+) -> None:
+    stack = make_stack("it-host", host="192.0.2.10")  # TEST-NET-1: never a local address
+    with pytest.raises(StackError, match=r"cannot publish port \d+ on 192\.0\.2\.10") as caught:
+        lifecycle.up(stack, tmp_path)
+    assert caught.value.hint and "127.0.0.1" in caught.value.hint
+    assert leftovers(docker, "it-host") == NOTHING
