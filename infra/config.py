@@ -921,7 +921,8 @@ class Stack(_Section):
             if flavor == "confluent"
             else "/opt/kafka/bin/kafka-broker-api-versions.sh"
         )
-        command = f"{tool} --bootstrap-server {target} >/dev/null 2>&1"
+        # The probe inherits the broker's KAFKA_HEAP_OPTS; a small heap keeps it cheap.
+        command = f"KAFKA_HEAP_OPTS=-Xmx64m {tool} --bootstrap-server {target} >/dev/null 2>&1"
         return _jvm_probe(command)
 
     @property
@@ -931,7 +932,7 @@ class Stack(_Section):
             return None
         if self.cluster.flavor == "local":
             return _local_probe("CMD", "zookeeper-healthcheck")
-        command = f"cub zk-ready localhost:{ZOOKEEPER_CLIENT_PORT} 5"
+        command = f"KAFKA_HEAP_OPTS=-Xmx64m cub zk-ready localhost:{ZOOKEEPER_CLIENT_PORT} 5"
         return _jvm_probe(command)
 
     # ---- topics ------------------------------------------------------------------------

@@ -25,7 +25,8 @@ command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
-command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip python3-venv)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} from the distribution's packages"
   apt-get update -qq
