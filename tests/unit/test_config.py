@@ -689,12 +689,13 @@ def test_healthchecks_follow_the_flavor(make_stack: StackFactory) -> None:
     assert (local.interval_s, local.timeout_s, local.retries) == (2, 5, 60)
     assert apache.test == (
         "CMD-SHELL",
-        "/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:19092"
-        " >/dev/null 2>&1",
+        "KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-broker-api-versions.sh"
+        " --bootstrap-server localhost:19092 >/dev/null 2>&1",
     )
     assert confluent.test == (
         "CMD-SHELL",
-        "kafka-broker-api-versions --bootstrap-server localhost:19092 >/dev/null 2>&1",
+        "KAFKA_HEAP_OPTS=-Xmx64m kafka-broker-api-versions --bootstrap-server localhost:19092"
+        " >/dev/null 2>&1",
     )
     assert (apache.interval_s, apache.retries) == (5, 36)
     assert apache.budget_s == 180
@@ -708,7 +709,7 @@ def test_zookeeper_healthcheck_exists_only_in_zookeeper_mode(make_stack: StackFa
     assert local is not None
     assert local.test == ("CMD", "zookeeper-healthcheck")
     assert confluent is not None
-    assert confluent.test == ("CMD-SHELL", "cub zk-ready localhost:2181 5")
+    assert confluent.test == ("CMD-SHELL", "KAFKA_HEAP_OPTS=-Xmx64m cub zk-ready localhost:2181 5")
 
 
 def test_compose_file_lives_in_the_state_dir_of_the_project(make_stack: StackFactory) -> None:

@@ -273,7 +273,8 @@ def test_healthchecks_are_rendered_as_exec_arrays(make_stack: StackFactory) -> N
     assert services["kafka"]["healthcheck"] == {
         "test": [
             "CMD-SHELL",
-            "kafka-broker-api-versions --bootstrap-server localhost:19092 >/dev/null 2>&1",
+            "KAFKA_HEAP_OPTS=-Xmx64m kafka-broker-api-versions --bootstrap-server "
+            "localhost:19092 >/dev/null 2>&1",
         ],
         "interval": "5s",
         "timeout": "10s",
