@@ -282,7 +282,7 @@ def test_healthchecks_are_rendered_as_exec_arrays(make_stack: StackFactory) -> N
     }
     assert services["zookeeper"]["healthcheck"]["test"] == [
         "CMD-SHELL",
-        "cub zk-ready localhost:2181 5",
+        "KAFKA_HEAP_OPTS=-Xmx64m cub zk-ready localhost:2181 5",
     ]
 
 
