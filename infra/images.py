@@ -33,9 +33,9 @@ from python_on_whales.exceptions import DockerException
 from infra.console import run_streaming, step
 from infra.docker import require_docker
 from infra.errors import CommandError, ImageBuildError
+from infra.templates import templates_dir
 from infra.versions import KAFKA_VERSION, KAFKA_ZK_VERSION, ZOOKEEPER_VERSION
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "image"
 INPUTS_LABEL = "dev.kafkarig.inputs"
 RECIPE_VERSION = "1"  # bump to force a rebuild when the recipe changes in a way not hashed
 
@@ -198,9 +198,14 @@ def cache_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "kafkarig"
 
 
+def image_templates_dir() -> Path:
+    """The image build files: ``templates/image``."""
+    return templates_dir() / "image"
+
+
 def _templates() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        loader=jinja2.FileSystemLoader(image_templates_dir()),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -275,7 +280,7 @@ def _static_files(recipe: ImageRecipe) -> dict[str, Path]:
             "bin/zookeeper-healthcheck": "zookeeper-healthcheck.sh",
             "config/logback.xml": "config/logback.xml",
         }
-    return {target: TEMPLATES_DIR / source for target, source in files.items()}
+    return {target: image_templates_dir() / source for target, source in files.items()}
 
 
 def inputs_hash(parts: Iterable[str | bytes]) -> str:

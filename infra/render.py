@@ -20,9 +20,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from infra import config
 from infra.config import Stack
 from infra.errors import ConfigError
+from infra.templates import templates_dir
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-"""The repository's Jinja templates."""
 COMPOSE_TEMPLATE = "docker-compose.yml.j2"
 
 _ENV_PREFIX = "KAFKA_"
@@ -65,7 +64,7 @@ def yaml_string(value: object) -> str:
 @functools.cache
 def _environment() -> Environment:
     environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=FileSystemLoader(templates_dir()),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -21,7 +21,6 @@ import yaml
 from infra.config import Stack
 from infra.render import (
     COMPOSE_TEMPLATE,
-    TEMPLATES_DIR,
     compose_context,
     env_to_property,
     property_to_env,
@@ -29,6 +28,7 @@ from infra.render import (
     write_compose,
     yaml_string,
 )
+from infra.templates import templates_dir
 
 from .conftest import StackFactory
 
@@ -298,7 +298,7 @@ def test_rendering_is_deterministic(make_stack: StackFactory) -> None:
 
 def test_the_template_refuses_missing_context(make_stack: StackFactory) -> None:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR), undefined=jinja2.StrictUndefined
+        loader=jinja2.FileSystemLoader(templates_dir()), undefined=jinja2.StrictUndefined
     )
     environment.filters["yaml_string"] = yaml_string
     context = compose_context(make_stack())
