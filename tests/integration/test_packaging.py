@@ -23,6 +23,7 @@ def test_the_installed_wheel_renders_the_default_stack(tmp_path: Path) -> None:
     )
     where = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import infra; print(infra.__file__)"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=True,

@@ -40,42 +40,74 @@ TOPIC = "user-events"
 FAST = RetryPolicy(max_attempts=3, initial_backoff_ms=5, max_backoff_ms=20)
 
 
+Partition = tuple[str, int]
+P0: Partition = (TOPIC, 0)
+P1: Partition = (TOPIC, 1)
+
+
 class FakeConsumer:
-    """Just enough of confluent_kafka.Consumer for the loop: one partition, a queue."""
+    """Just enough of confluent_kafka.Consumer for the loop.
+
+    Each partition has a log and a fetch position. Partition 0 is assigned from the start;
+    :meth:`assign` and :meth:`revoke` act like an eager rebalance (rebalance callbacks, the
+    position of a newly assigned partition is its committed offset, a revoked partition
+    forgets its position, pause state and stored offset). ``during_backoff`` holds steps
+    (e.g. a rebalance) run one per ``poll()`` once a backoff has paused partitions.
+    """
 
     instances: ClassVar[list[FakeConsumer]] = []
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.queue: deque[Message] = deque()
-        self.stored: dict[tuple[str, int], int] = {}
-        self.committed: dict[tuple[str, int], int] = {}
-        self.paused = False
+        self.logs: dict[Partition, list[Message]] = {P0: []}
+        self.positions: dict[Partition, int] = {P0: 0}  # the assigned partitions
+        self.stored: dict[Partition, int] = {}
+        self.committed: dict[Partition, int] = {}
+        self.paused: set[Partition] = set()
         self.pauses = 0
         self.poll_timeouts_while_paused: list[float] = []
+        self.during_backoff: deque[Callable[[], None]] = deque()
         self.closed = False
         self.events: list[str] = []
         FakeConsumer.instances.append(self)
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.topics = topics
+        self.callbacks = callbacks
 
     def poll(self, timeout: float = -1) -> Message | None:
-        if self.paused or not self.queue:
-            if self.paused:
-                self.poll_timeouts_while_paused.append(timeout)
-            time.sleep(max(0.0, timeout))  # a real poll blocks when there is nothing
-            return None
-        return self.queue.popleft()
+        if self.paused:
+            self.poll_timeouts_while_paused.append(timeout)
+        if self.pauses and self.during_backoff:
+            self.during_backoff.popleft()()
+        for partition, position in self.positions.items():
+            log = self.logs.get(partition, [])
+            if partition not in self.paused and position < len(log):
+                self.positions[partition] = position + 1
+                return log[position]
+        time.sleep(max(0.0, timeout))  # a real poll blocks when there is nothing
+        return None
+
+    def assign(self, partition: Partition) -> None:
+        self.callbacks["on_assign"](self, [TopicPartition(*partition)])
+        self.positions[partition] = self.committed.get(partition, 0)
+
+    def revoke(self, partition: Partition) -> None:
+        self.callbacks["on_revoke"](self, [TopicPartition(*partition)])
+        if partition in self.stored:  # auto-commit commits stored offsets on revoke
+            self.committed[partition] = self.stored.pop(partition)
+        del self.positions[partition]
+        self.paused.discard(partition)
 
     def assignment(self) -> list[TopicPartition]:
-        return [TopicPartition(TOPIC, 0)]
+        return [TopicPartition(*partition) for partition in self.positions]
 
     def pause(self, partitions: list[TopicPartition]) -> None:
-        self.paused, self.pauses = True, self.pauses + 1
+        self.paused |= {(tp.topic, tp.partition) for tp in partitions}
+        self.pauses += 1
 
     def resume(self, partitions: list[TopicPartition]) -> None:
-        self.paused = False
+        self.paused -= {(tp.topic, tp.partition) for tp in partitions}
 
     def store_offsets(self, message: Message) -> None:
         self.stored[(message.topic() or "", message.partition() or 0)] = (message.offset() or 0) + 1
@@ -99,6 +131,7 @@ class FakeDlqProducer:
     failures = 0
 
     def __init__(self, bootstrap_servers: str, **kwargs: Any) -> None:
+        self.kwargs = kwargs
         self.sent: list[tuple[str, bytes | None, Any, Any]] = []
         self.pending: list[tuple[str, bytes | None, Any, Any]] = []
         self.fatal_error = None
@@ -130,10 +163,12 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def record(offset: int, value: bytes | None, key: bytes | None = None) -> Message:
+def record(
+    offset: int, value: bytes | None, key: bytes | None = None, partition: int = 0
+) -> Message:
     return Message(
         topic=TOPIC,
-        partition=0,
+        partition=partition,
         offset=offset,
         key=key,
         value=value,
@@ -147,7 +182,7 @@ def make(*values: bytes | None, **kwargs: Any) -> tuple[RetryingConsumer, FakeCo
         "localhost:9092", TOPIC, policy=kwargs.pop("policy", FAST), **kwargs
     )
     fake = FakeConsumer.instances[-1]
-    fake.queue.extend(record(i, v, f"k{i}".encode()) for i, v in enumerate(values))
+    fake.logs[P0].extend(record(i, v, f"k{i}".encode()) for i, v in enumerate(values))
     return consumer, fake
 
 
