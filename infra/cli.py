@@ -22,7 +22,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
             recipes.append(images.zookeeper_recipe())
     else:
         recipes = images.default_recipes()
-    results = images.build_images(recipes, force=args.force)
+    results = images.build_images(recipes, force=args.force, base_image=args.base_image)
     for result in results:
         state = "built" if result.built else "cached"
         print(f"{result.tag:32} {state:7} {result.size_bytes / 1e6:7.0f} MB")
@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--zookeeper", action="store_true", help="with --kafka-version: build ZooKeeper too"
     )
     image.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    image.add_argument(
+        "--base-image",
+        metavar="IMAGE",
+        help="an image on this machine with Java 17+ and bash to build on, instead of the "
+        "debootstrapped kafkarig/jre",
+    )
     image.set_defaults(handler=_cmd_image)
 
     up = commands.add_parser("up", help="start the stack, wait for health, create topics")

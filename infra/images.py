@@ -622,12 +622,31 @@ def _tail(text: str, lines: int = 30) -> str:
 
 
 def build_images(
-    recipes: Sequence[ImageRecipe] | None = None, *, force: bool = False
+    recipes: Sequence[ImageRecipe] | None = None,
+    *,
+    force: bool = False,
+    base_image: str | None = None,
 ) -> list[BuildResult]:
-    """Build the base image and then each recipe's image; cached steps do no work."""
+    """Build the base image and then each recipe's image; cached steps do no work.
+
+    ``base_image`` names an image already on this machine with Java 17+ and bash, used
+    instead of building ``kafkarig/jre`` (without kcat in it, the healthcheck falls back to
+    the JVM tool kafka-broker-api-versions).
+    """
     client = require_docker()
     cache_dir().mkdir(parents=True, exist_ok=True)
-    results = [build_base_image(client, force=force)]
+    if base_image is None:
+        results = [build_base_image(client, force=force)]
+        base_image = BASE_IMAGE
+    elif client.image.exists(base_image):
+        step(f"using the local base image {base_image}")
+        results = []
+    else:
+        raise ImageBuildError(
+            f"the base image {base_image} is not on this machine.",
+            hint="`docker image ls` lists what is; `docker load` or build it first, or leave "
+            "--base-image out to build kafkarig's own from Debian packages.",
+        )
     for recipe in recipes if recipes is not None else default_recipes():
-        results.append(build_image(client, recipe, force=force))
+        results.append(build_image(client, recipe, base_image=base_image, force=force))
     return results

@@ -284,3 +284,47 @@ def test_every_tool_starts_under_both_names(
     ]
     script = "; ".join(checks) + "; echo all tools ran"
     assert str(docker.run(image, ["bash", "-c", script], remove=True)).strip() == "all tools ran"
+
+
+def test_images_build_on_a_given_local_base_without_kcat_or_appuser(
+    docker: DockerClient, local_images: list[str], tmp_path: Path, unique_name: str
+) -> None:
+    base = f"kafkarig-test/jre-plain:{unique_name}"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {images.BASE_IMAGE}\nRUN rm /usr/bin/kcat && userdel appuser\n"
+    )
+    docker.legacy_build(tmp_path, tags=[base])
+    recipe = dataclasses.replace(
+        images.kafka_recipe(images.KAFKA_VERSION), tag=f"kafkarig-test/kafka:{unique_name}"
+    )
+    port = free_port()
+    try:
+        (result,) = images.build_images([recipe], base_image=base)
+        assert result.built
+        name = f"k-{unique_name}"
+        container = docker.run(
+            recipe.tag,
+            detach=True,
+            name=name,
+            envs=kraft_env(1, port, "1@localhost:19093", name),
+            publish=[(f"127.0.0.1:{port}", port)],
+        )
+        try:
+            assert wait_for_brokers(f"localhost:{port}", 1, timeout_s=90) == [1]
+            # Without kcat the healthcheck asks with the JVM tool, and still answers.
+            assert str(docker.container.execute(container, ["id", "-u"])).strip() == "1000"
+            docker.container.execute(container, ["kafka-healthcheck", "localhost:19092"])
+        finally:
+            docker.container.remove(container, force=True, volumes=True)
+    finally:
+        for tag in (recipe.tag, base):
+            if docker.image.exists(tag):
+                docker.image.remove(tag, force=True)
+
+
+def test_a_base_image_that_is_not_on_this_machine_is_a_clear_error(
+    docker: DockerClient,
+) -> None:
+    with pytest.raises(ImageBuildError, match="is not on this machine") as caught:
+        images.build_images([], base_image="kafkarig-test/no-such-base:1")
+    assert caught.value.hint and "docker image ls" in caught.value.hint

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from confluent_kafka import Message
 
+import harness.producer as producer_module
 from harness.errors import ConfigurationError, DeliveryError, SerializationError
-from harness.producer import JsonProducer, encode_json
+from harness.producer import Ack, JsonProducer, encode_json
 
 UNREACHABLE = "127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
 
@@ -72,3 +76,47 @@ def test_sending_after_close_is_refused() -> None:
     producer.close()
     with pytest.raises(ConfigurationError, match="closed"):
         producer.send("user-events", {"user_id": 1})
+
+
+class AckingProducer:
+    """Stands in for confluent_kafka.Producer: flush() acknowledges every queued record."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.queued: list[tuple[Message, Callable[[Any, Message], None]]] = []
+        self.offset = 0
+
+    def produce(self, topic: str, value: bytes | None, key: bytes | None, **kwargs: Any) -> None:
+        message = Message(topic=topic, partition=0, offset=self.offset, key=key, value=value)
+        self.offset += 1
+        self.queued.append((message, kwargs["on_delivery"]))
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, timeout: float = -1) -> int:
+        queued, self.queued = self.queued, []
+        for message, on_delivery in queued:
+            on_delivery(None, message)
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("record_acks", [True, False])
+def test_acks_are_kept_unless_record_acks_is_off(
+    monkeypatch: pytest.MonkeyPatch, record_acks: bool
+) -> None:
+    monkeypatch.setattr(producer_module, "Producer", AckingProducer)
+    with JsonProducer(UNREACHABLE, record_acks=record_acks) as producer:
+        for n in range(3):
+            producer.send("user-events", {"n": n}, key=f"k{n}")
+        producer.flush()
+        if record_acks:
+            assert producer.acked == [
+                Ack("user-events", 0, n, f"k{n}".encode(), encode_json({"n": n})) for n in range(3)
+            ]
+        else:
+            assert producer._acked == []  # nothing kept: a long-lived producer stays small
+            with pytest.raises(ConfigurationError, match="record_acks=False"):
+                producer.acked  # noqa: B018 (an empty list would make accounting pass)

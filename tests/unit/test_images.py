@@ -42,7 +42,7 @@ def test_dockerfile_names_the_base_and_the_version() -> None:
     assert dockerfile.splitlines()[2] == "FROM base:1"
     assert "KAFKARIG_KAFKA_VERSION=3.9.2" in dockerfile
     assert "log4j.configuration=file:" in dockerfile
-    assert "USER appuser" in dockerfile
+    assert "USER 1000:1000" in dockerfile
 
 
 def _jar_with(path: Path, classes: list[str]) -> Path:
