@@ -12,13 +12,17 @@ committed by the auto-commit timer, on rebalance and on close) only after
 A failed DLQ write stores nothing: the record stays the head of its partition and the write
 is retried after a backoff, until it succeeds, the consumer is stopped (the record is then
 redelivered after a restart), or ``dlq_max_attempts`` is exhausted
-(:class:`~harness.errors.DlqWriteError`, nothing stored).
+(:class:`~harness.errors.DlqWriteError`, nothing stored, and the consumer is stopped for good:
+restart it and the record is redelivered).
 
 Every wait (a retry backoff, a DLQ write backoff) pauses the assigned partitions and keeps
 calling ``poll()`` in slices of at most ``poll_timeout_s``: the group session stays alive and
 ``max.poll.interval.ms`` is never exceeded, however long the backoff. A record that still
-arrives during a wait (from a partition assigned meanwhile) is kept in order and handled
-after the current one.
+arrives during a wait (from a partition assigned meanwhile) is kept in order in a backlog and
+handled after the current one; the backlog outlives :meth:`RetryingConsumer.run` (the client's
+position is already past those records) and is handled first by the next run. A record whose
+partition is revoked at any point during its wait is abandoned unstored: it is redelivered
+from the committed offset, to whichever member owns the partition then.
 
 >>> with RetryingConsumer("localhost:9092", "user-events") as consumer:  # doctest: +SKIP
 ...     consumer.install_signal_handlers()
@@ -273,7 +277,11 @@ class RetryingConsumer:
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._stop_reason = ""
+        # Records polled during a wait and not handled yet; the client's position is past
+        # them, so they are kept until handled, their partition is revoked, or close().
         self._backlog: deque[Message] = deque()
+        # Partitions revoked since the current wait began (filled by _on_revoke).
+        self._revoked_during_wait: set[tuple[str, int]] = set()
         self._previous_handlers: dict[int, Any] = {}
         self._closed = False
 
@@ -350,6 +358,9 @@ class RetryingConsumer:
         if self._closed:
             return
         self._closed = True
+        if self._backlog:  # nothing past them was stored: they are redelivered after a restart
+            log.info("closing with %d polled record(s) not handled", len(self._backlog))
+            self._backlog.clear()
         try:
             self._commit_stored("final")
             self._consumer.close()
@@ -379,6 +390,7 @@ class RetryingConsumer:
         Returns when :meth:`stop` was called (or a stop signal arrived), when
         ``max_messages`` records were finished (processed or dead-lettered), or when no
         record arrived for ``idle_timeout_s``. Without limits it runs until stopped.
+        Records polled during a backoff but not handled yet stay queued for the next run.
         """
         if self._closed:
             raise ConfigurationError("run() on a closed RetryingConsumer")
@@ -403,9 +415,6 @@ class RetryingConsumer:
             stats.received += 1
             self._handle(message, handler, stats, hooks)
             last_record_at = time.monotonic()
-        if self._backlog:
-            log.info("stopping with %d polled record(s) not handled", len(self._backlog))
-            self._backlog.clear()
         return stats
 
     def committed(self, timeout_s: float = 10.0) -> dict[tuple[str, int], int | None]:
@@ -495,6 +504,9 @@ class RetryingConsumer:
                 if self._dlq_producer.fatal_error is not None:
                     self._renew_dlq_producer()
                 if self._dlq_max_attempts is not None and failures >= self._dlq_max_attempts:
+                    # Final: the client's position is past this record, so a later run would
+                    # store offsets past it and lose it. It is redelivered after a restart.
+                    self.stop(f"DLQ write failed {failures} time(s)")
                     raise DlqWriteError(
                         f"{_where(message)}: DLQ write to {topic!r} failed {failures} time(s), "
                         f"last: {exc.error or exc.message}; its offset was not committed",
@@ -529,8 +541,12 @@ class RetryingConsumer:
         """Back off for ``wait_s`` with partitions paused, polling in short slices.
 
         Returns whether to go on with ``message``: ``False`` when the consumer was stopped
-        or no longer owns the record's partition.
+        or the record's partition was revoked at any point during the wait. A revoked
+        partition that came back was reset to its committed offset and is no longer paused:
+        the record and its successors are fetched again (into the backlog, in order), so
+        going on with this copy would handle the record twice.
         """
+        self._revoked_during_wait.clear()
         deadline = time.monotonic() + wait_s
         paused = self._consumer.assignment()
         if paused:
@@ -556,8 +572,13 @@ class RetryingConsumer:
         if self._stop.is_set():
             log.info("%s: stopped during a backoff; offset not stored", _where(message))
             return False
-        if (message.topic(), message.partition()) not in owned:
-            log.info("%s: partition revoked during a backoff; offset not stored", _where(message))
+        position = (message.topic(), message.partition())
+        if position in self._revoked_during_wait or position not in owned:
+            log.info(
+                "%s: partition revoked during a backoff; offset not stored, the record is "
+                "redelivered from the committed offset",
+                _where(message),
+            )
             return False
         return True
 
@@ -593,9 +614,11 @@ class RetryingConsumer:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("revoked: %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
-        self._backlog = deque(
-            m for m in self._backlog if (m.topic(), m.partition()) not in _positions(partitions)
-        )
+        revoked = _positions(partitions)
+        self._revoked_during_wait |= revoked
+        # The client forgets the positions of revoked partitions (a re-assignment starts
+        # again from the committed offset), so their polled records are dropped too.
+        self._backlog = deque(m for m in self._backlog if (m.topic(), m.partition()) not in revoked)
         if not self._auto_commit:
             self._commit_stored("revoke")
 
@@ -614,6 +637,7 @@ class RetryingConsumer:
             self.bootstrap_servers,
             config=self._dlq_config,
             flush_timeout_s=self._dlq_timeout_s + 5,
+            record_acks=False,  # a long-running consumer must not keep every DLQ record
         )
 
     def _renew_dlq_producer(self) -> None:

@@ -3,7 +3,8 @@
 :class:`JsonProducer` wraps ``confluent_kafka.Producer``: values are JSON (serialized exactly
 like the seed's ``json.dumps(x).encode('utf-8')``), the producer is idempotent with
 ``acks=all`` by default, every acknowledged record is recorded as an :class:`Ack` (for
-delivery accounting), and a failed delivery raises :class:`~harness.errors.DeliveryError`
+delivery accounting; ``record_acks=False`` keeps none, for long-lived producers such as the
+consumer's DLQ producer), and a failed delivery raises :class:`~harness.errors.DeliveryError`
 with the broker's error on the next :meth:`JsonProducer.flush` or on close.
 
 >>> with JsonProducer("localhost:9092") as producer:          # doctest: +SKIP
@@ -87,6 +88,8 @@ class JsonProducer:
     ``config`` is merged over :data:`DEFAULT_PRODUCER_CONFIG` (and may override any of it);
     ``bootstrap_servers`` wins over a ``bootstrap.servers`` in ``config``. ``flush_timeout_s``
     bounds :meth:`flush` and :meth:`close` when no explicit timeout is given.
+    ``record_acks=False`` keeps no :class:`Ack` (each holds the value bytes, so a long-lived
+    producer would grow without bound); :attr:`acked` then refuses to answer.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class JsonProducer:
         *,
         config: Mapping[str, Any] | None = None,
         flush_timeout_s: float = 60.0,
+        record_acks: bool = True,
     ) -> None:
         merged: dict[str, Any] = {**DEFAULT_PRODUCER_CONFIG, **(config or {})}
         merged["bootstrap.servers"] = bootstrap_servers
@@ -102,6 +106,7 @@ class JsonProducer:
         self.bootstrap_servers = bootstrap_servers
         self.config: Mapping[str, Any] = {k: v for k, v in merged.items() if not k.endswith("_cb")}
         self.flush_timeout_s = flush_timeout_s
+        self.record_acks = record_acks
         self._acked: list[Ack] = []
         self._failures: list[tuple[str, bytes | None, str]] = []
         self._unreported: list[tuple[str, bytes | None, KafkaError]] = []
@@ -239,7 +244,16 @@ class JsonProducer:
 
     @property
     def acked(self) -> list[Ack]:
-        """Every record acknowledged so far, in delivery-report order (a copy)."""
+        """Every record acknowledged so far, in delivery-report order (a copy).
+
+        Raises :class:`~harness.errors.ConfigurationError` when the producer was made with
+        ``record_acks=False`` (an empty list would make delivery accounting pass vacuously).
+        """
+        if not self.record_acks:
+            raise ConfigurationError(
+                "this JsonProducer was created with record_acks=False and keeps no acks",
+                hint="create it with record_acks=True (the default) to account for deliveries",
+            )
         return list(self._acked)
 
     @property
@@ -268,6 +282,8 @@ class JsonProducer:
         if error is not None:
             self._failures.append((topic, message.key(), error.str()))
             self._unreported.append((topic, message.key(), error))
+            return
+        if not self.record_acks:
             return
         partition, offset = message.partition(), message.offset()
         self._acked.append(
