@@ -45,6 +45,19 @@ for message in consumer:
 """
 
 
+# Runs the consumer snippet unchanged, and on SIGTERM closes its consumer so that it leaves
+# the group: a killed member would hold analytics-group's partitions until its session
+# expires, and stall the next run of this test.
+GRACEFUL_STOP = """
+import signal, sys
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+try:
+    exec(compile(SNIPPET, "seed-consumer", "exec"))
+finally:
+    consumer.close()
+"""
+
+
 def _for_cluster(snippet: str, bootstrap_servers: str, topic: str) -> str:
     first = bootstrap_servers.split(",")[0]
     return snippet.replace("'localhost:9092'", repr(first)).replace("'user-events'", repr(topic))
@@ -54,7 +67,8 @@ def test_the_seed_producer_and_consumer_loop_work_as_written(
     bootstrap_servers: str, seed_topic: str
 ) -> None:
     producer = _for_cluster(SEED_PRODUCER, bootstrap_servers, seed_topic)
-    consumer_code = _for_cluster(SEED_CONSUMER, bootstrap_servers, seed_topic)
+    snippet = _for_cluster(SEED_CONSUMER, bootstrap_servers, seed_topic)
+    consumer_code = f"SNIPPET = {snippet!r}\n{GRACEFUL_STOP}"
     lines: queue.Queue[str] = queue.Queue()
     consumer = subprocess.Popen(
         [sys.executable, "-u", "-c", consumer_code],
@@ -88,6 +102,10 @@ def test_the_seed_producer_and_consumer_loop_work_as_written(
                     errors = consumer.stderr.read() if consumer.stderr else ""
                     raise AssertionError(f"the seed's consumer loop exited:\n{errors}") from None
     finally:
-        consumer.kill()
-        consumer.wait()
+        consumer.terminate()
+        try:
+            consumer.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            consumer.kill()
+            consumer.wait()
     assert seen, f"the seed's consumer loop did not print {expected!r}"
