@@ -10,6 +10,7 @@ from pathlib import Path
 from python_on_whales.exceptions import DockerException
 
 from infra.config import STACK_FILE_NAME, Stack, load_stack
+from infra.docker import docker_failure
 from infra.errors import KafkarigError
 
 
@@ -174,11 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DockerException as error:
         # A Docker call that failed where kafkarig expected none to: say what ran and why.
         print(
-            f"kafkarig: error: a Docker command failed.\n"
-            f"  command: {' '.join(error.docker_command)}\n"
-            f"  exit code: {error.return_code}\n"
-            f"  stderr: {(error.stderr or '').strip()[-800:]}",
-            file=sys.stderr,
+            f"kafkarig: error: a Docker command failed.\n{docker_failure(error)}", file=sys.stderr
         )
         return 1
     except OSError as error:

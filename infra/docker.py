@@ -8,12 +8,20 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from infra.errors import DockerUnavailableError
+from infra.errors import DockerUnavailableError, command_details
 
 PROVISION_HINT = (
     "start the daemon (`sudo systemctl start docker`, or `sudo dockerd &`), or on a bare "
     "Debian/Ubuntu machine run `sudo bash infra/provision.sh`, which installs and starts it."
 )
+
+
+def docker_failure(error: DockerException, output: str | None = None) -> str:
+    """What a failed python-on-whales call ran: command, exit code and its output's tail
+    (``output`` when the caller streamed it, else what the exception captured)."""
+    if output is None:
+        output = (error.stdout or "") + (error.stderr or "")
+    return command_details(error.docker_command, error.return_code, output)
 
 
 def docker_client(compose_file: Path | None = None, project: str | None = None) -> DockerClient:
@@ -34,10 +42,7 @@ def require_docker(client: DockerClient | None = None) -> DockerClient:
         client.version()
     except DockerException as error:
         raise DockerUnavailableError(
-            "no Docker daemon answers.\n"
-            f"  command: {' '.join(error.docker_command)}\n"
-            f"  exit code: {error.return_code}\n"
-            f"  stderr: {(error.stderr or '').strip()[-600:]}",
+            f"no Docker daemon answers.\n{docker_failure(error)}",
             hint=PROVISION_HINT,
         ) from error
     try:

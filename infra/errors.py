@@ -30,6 +30,17 @@ class DockerUnavailableError(KafkarigError):
     """No Docker daemon answers, or the compose plugin is missing."""
 
 
+def command_details(
+    command: Sequence[str], exit_code: int | None, output: str = "", tail_lines: int = 30
+) -> str:
+    """The indented "command / exit code / last output" block every command error carries."""
+    text = f"  command: {' '.join(command)}\n  exit code: {exit_code}"
+    tail = output.strip().splitlines()[-tail_lines:]
+    if tail:
+        text += "\n  last output:\n" + "\n".join(f"    {line}" for line in tail)
+    return text
+
+
 class CommandError(KafkarigError):
     """An external command failed; carries the command, exit code and output tail."""
 
@@ -46,11 +57,9 @@ class CommandError(KafkarigError):
         self.command = list(command)
         self.exit_code = exit_code
         self.output = output
-        tail = "\n".join(output.strip().splitlines()[-tail_lines:])
-        message = f"{what}\n  command: {' '.join(self.command)}\n  exit code: {exit_code}"
-        if tail:
-            message += "\n  last output:\n" + "\n".join(f"    {line}" for line in tail.splitlines())
-        super().__init__(message, hint=hint)
+        super().__init__(
+            f"{what}\n{command_details(command, exit_code, output, tail_lines)}", hint=hint
+        )
 
 
 class ImageBuildError(KafkarigError):

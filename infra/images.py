@@ -31,7 +31,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from infra.console import run_streaming, step
-from infra.docker import require_docker
+from infra.docker import docker_failure, require_docker
 from infra.errors import CommandError, ImageBuildError
 from infra.templates import templates_dir
 from infra.versions import KAFKA_VERSION, KAFKA_ZK_VERSION, ZOOKEEPER_VERSION
@@ -603,9 +603,7 @@ def build_image(
         client.image.tag(candidate, recipe.tag)
     except DockerException as error:
         raise ImageBuildError(
-            f"building {recipe.tag} failed.\n  command: {' '.join(error.docker_command)}\n"
-            f"  exit code: {error.return_code}\n"
-            f"  output tail:\n{_tail((error.stdout or '') + (error.stderr or ''))}",
+            f"building {recipe.tag} failed.\n{docker_failure(error)}",
             hint=f"the build context is kept in {context} for a look; nothing was tagged "
             f"{recipe.tag}.",
         ) from error
@@ -615,10 +613,6 @@ def build_image(
     size = _image_size(client, recipe.tag)
     step(f"{recipe.tag}: built, {size / 1e6:.0f} MB")
     return BuildResult(recipe.tag, True, size)
-
-
-def _tail(text: str, lines: int = 30) -> str:
-    return "\n".join(f"    {line}" for line in text.strip().splitlines()[-lines:])
 
 
 def build_images(

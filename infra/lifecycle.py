@@ -22,7 +22,7 @@ from python_on_whales.exceptions import DockerException
 
 from infra.config import Stack
 from infra.console import step
-from infra.docker import docker_client, require_docker
+from infra.docker import docker_client, docker_failure, require_docker
 from infra.errors import StackError, TopicError
 from infra.readiness import wait_for_brokers
 from infra.render import write_compose
@@ -278,12 +278,9 @@ def up(stack: Stack, root: Path, *, timeout_s: float | None = None) -> UpReport:
                 tail,
             )
         except DockerException as error:
-            compose_tail = "\n".join(f"      {line}" for line in tail)
+            details = docker_failure(error, output="\n".join(tail))  # compose's streamed lines
             raise StackError(
-                f"stack {stack.project} did not become healthy.\n"
-                f"  command: {' '.join(error.docker_command)}\n"
-                f"  exit code: {error.return_code}\n"
-                f"  last compose output:\n{compose_tail}\n"
+                f"stack {stack.project} did not become healthy.\n{details}\n"
                 + _failure_report(client, stack.project),
                 hint="fix the setting the broker log complains about in stack.toml, then run "
                 "`nox -s up` again; `nox -s render` shows the compose file.",
@@ -342,9 +339,7 @@ def down(stack: Stack, root: Path, *, keep_data: bool = False) -> list[str]:
                 client.volume.remove(volume)
     except DockerException as error:
         raise StackError(
-            f"`docker compose down` failed for {stack.project}.\n"
-            f"  command: {' '.join(error.docker_command)}\n  exit code: {error.return_code}\n"
-            f"  stderr: {(error.stderr or '').strip()[-600:]}",
+            f"`docker compose down` failed for {stack.project}.\n{docker_failure(error)}",
             hint="run `docker ps -a --filter label=com.docker.compose.project="
             f"{stack.project}` to see what is left.",
         ) from error
