@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -38,6 +39,13 @@ DEFAULT_PRODUCER_CONFIG: Final[Mapping[str, Any]] = {
 }
 
 HeadersArg = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None] | None
+
+#: How many failed deliveries a producer keeps for :attr:`JsonProducer.failures` and for one
+#: :class:`~harness.errors.DeliveryError` (the newest); the counts stay exact beyond it.
+MAX_KEPT_FAILURES: Final = 1000
+#: Delivery reports are served after this many sends (and on every flush): serving them on
+#: every send costs a third of the producer's throughput.
+POLL_EVERY_SENDS: Final = 1000
 
 _HINTS: Final[Mapping[int, str]] = {
     KafkaError.MSG_SIZE_TOO_LARGE: "the record exceeds the topic's max.message.bytes",
@@ -66,6 +74,9 @@ class Ack:
         return None if self.key is None else self.key.decode("utf-8", "replace")
 
 
+_dumps = json.JSONEncoder().encode  # what json.dumps(value) runs, without its argument checks
+
+
 def encode_json(value: Any) -> bytes:
     """Serialize ``value`` the way the seed does: ``json.dumps(value).encode('utf-8')``."""
     try:
@@ -76,10 +87,6 @@ def encode_json(value: Any) -> bytes:
             hint="send dicts, lists, str, int, float, bool or None; "
             "use send_raw() for bytes you encoded yourself",
         ) from exc
-
-
-def _key_bytes(key: str | bytes | None) -> bytes | None:
-    return key.encode("utf-8") if isinstance(key, str) else key
 
 
 class JsonProducer:
@@ -107,9 +114,16 @@ class JsonProducer:
         self.config: Mapping[str, Any] = {k: v for k, v in merged.items() if not k.endswith("_cb")}
         self.flush_timeout_s = flush_timeout_s
         self.record_acks = record_acks
-        self._acked: list[Ack] = []
-        self._failures: list[tuple[str, bytes | None, str]] = []
-        self._unreported: list[tuple[str, bytes | None, KafkaError]] = []
+        # Acks are kept as the delivered messages themselves (one append on the hot path)
+        # and become Ack objects when asked for.
+        self._acked: list[Message] = []
+        self._keep_ack = self._acked.append
+        self._failures: deque[tuple[str, bytes | None, str]] = deque(maxlen=MAX_KEPT_FAILURES)
+        self._failure_count = 0
+        self._unreported: deque[tuple[str, bytes | None, KafkaError]] = deque(
+            maxlen=MAX_KEPT_FAILURES
+        )
+        self._unreported_count = 0
         self._fatal: KafkaError | None = None
         self._sent = 0
         self._closed = False
@@ -153,7 +167,11 @@ class JsonProducer:
         partition: int | None = None,
     ) -> None:
         """Queue ``value`` as JSON for ``topic``; delivery is confirmed by :meth:`flush`."""
-        self.send_raw(topic, encode_json(value), key, headers, partition=partition)
+        try:
+            data = _dumps(value).encode("utf-8")
+        except (TypeError, ValueError):
+            data = encode_json(value)  # raises the SerializationError with its hint
+        self.send_raw(topic, data, key, headers, partition=partition)
 
     def send_raw(
         self,
@@ -167,14 +185,16 @@ class JsonProducer:
         """Queue ``value`` bytes as they are (e.g. an undecodable payload, or ``None``)."""
         if self._closed:
             raise ConfigurationError("send on a closed JsonProducer")
-        key_bytes = _key_bytes(key)
+        key_bytes = key.encode("utf-8") if isinstance(key, str) else key
         header_list: list[tuple[str, str | bytes | None]] | None = (
-            list(normalize_headers(headers)) or None
+            (list(normalize_headers(headers)) or None) if headers else None
         )
-        deadline = time.monotonic() + self.flush_timeout_s
-        while True:
-            try:
-                self._producer.produce(
+        produce = self._producer.produce
+        try:
+            if partition is None and header_list is None:
+                produce(topic, value, key_bytes, on_delivery=self._on_delivery)
+            else:
+                produce(
                     topic,
                     value,
                     key_bytes,
@@ -182,31 +202,59 @@ class JsonProducer:
                     on_delivery=self._on_delivery,
                     headers=header_list,
                 )
-                break
+        except BufferError:
+            self._produce_when_room(topic, value, key_bytes, partition, header_list)
+        except KafkaException as exc:
+            raise self._refused(topic, key_bytes, exc) from exc
+        self._sent += 1
+        if self._sent % POLL_EVERY_SENDS == 0:
+            self._producer.poll(0)
+
+    def _produce_when_room(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        partition: int | None,
+        headers: list[tuple[str, str | bytes | None]] | None,
+    ) -> None:
+        """The local queue is full: serve delivery reports to make room, within a bound."""
+        deadline = time.monotonic() + self.flush_timeout_s
+        while True:
+            self._producer.poll(0.05)
+            try:
+                self._producer.produce(
+                    topic,
+                    value,
+                    key,
+                    partition=-1 if partition is None else partition,
+                    on_delivery=self._on_delivery,
+                    headers=headers,
+                )
+                return
             except BufferError:
-                # Local queue full: serve delivery reports to make room, within a bound.
                 if time.monotonic() > deadline:
                     raise DeliveryError(
                         f"local producer queue stayed full for {self.flush_timeout_s} s",
                         topic=topic,
-                        key=key_bytes,
+                        key=key,
                         error="Local: Queue full",
                         hint="the broker is not taking records; see earlier warnings",
                     ) from None
-                self._producer.poll(0.05)
             except KafkaException as exc:
-                error: KafkaError = exc.args[0]
-                raise DeliveryError(
-                    f"record for topic {topic!r} (key {key_bytes!r}) was refused before "
-                    f"sending: {error.str()}",
-                    topic=topic,
-                    key=key_bytes,
-                    error=error.str(),
-                    failures=[(topic, key_bytes, error.str())],
-                    hint=_HINTS.get(error.code()),
-                ) from exc
-        self._sent += 1
-        self._producer.poll(0)
+                raise self._refused(topic, key, exc) from exc
+
+    @staticmethod
+    def _refused(topic: str, key: bytes | None, exc: KafkaException) -> DeliveryError:
+        error: KafkaError = exc.args[0]
+        return DeliveryError(
+            f"record for topic {topic!r} (key {key!r}) was refused before sending: {error.str()}",
+            topic=topic,
+            key=key,
+            error=error.str(),
+            failures=[(topic, key, error.str())],
+            hint=_HINTS.get(error.code()),
+        )
 
     def poll(self, timeout_s: float = 0.0) -> int:
         """Serve delivery reports for up to ``timeout_s``; returns how many were served."""
@@ -254,12 +302,21 @@ class JsonProducer:
                 "this JsonProducer was created with record_acks=False and keeps no acks",
                 hint="create it with record_acks=True (the default) to account for deliveries",
             )
-        return list(self._acked)
+        return [
+            Ack(m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(), m.value())
+            for m in self._acked
+        ]
 
     @property
     def failures(self) -> list[tuple[str, bytes | None, str]]:
-        """Every failed delivery so far as ``(topic, key, error text)`` (a copy)."""
+        """Failed deliveries so far as ``(topic, key, error text)``: the newest
+        :data:`MAX_KEPT_FAILURES` of them (a copy); :attr:`failure_count` counts them all."""
         return list(self._failures)
+
+    @property
+    def failure_count(self) -> int:
+        """How many deliveries failed so far (all of them, not only the kept ones)."""
+        return self._failure_count
 
     @property
     def sent(self) -> int:
@@ -278,23 +335,15 @@ class JsonProducer:
     # -- callbacks -------------------------------------------------------------------------
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            if self.record_acks:
+                self._keep_ack(message)
+            return
         topic = message.topic() or ""
-        if error is not None:
-            self._failures.append((topic, message.key(), error.str()))
-            self._unreported.append((topic, message.key(), error))
-            return
-        if not self.record_acks:
-            return
-        partition, offset = message.partition(), message.offset()
-        self._acked.append(
-            Ack(
-                topic=topic,
-                partition=-1 if partition is None else partition,
-                offset=-1 if offset is None else offset,
-                key=message.key(),
-                value=message.value(),
-            )
-        )
+        self._failures.append((topic, message.key(), error.str()))
+        self._failure_count += 1
+        self._unreported.append((topic, message.key(), error))
+        self._unreported_count += 1
 
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():
@@ -314,11 +363,13 @@ class JsonProducer:
             )
         if not self._unreported:
             return
-        failures, self._unreported = self._unreported, []
+        failures, count = list(self._unreported), self._unreported_count
+        self._unreported.clear()
+        self._unreported_count = 0
         topic, key, error = failures[0]
+        first = "first" if count == len(failures) else f"first of the newest {len(failures)}"
         raise DeliveryError(
-            f"{len(failures)} record(s) not delivered; first: topic {topic!r} "
-            f"key {key!r}: {error.str()}",
+            f"{count} record(s) not delivered; {first}: topic {topic!r} key {key!r}: {error.str()}",
             topic=topic,
             key=key,
             error=error.str(),

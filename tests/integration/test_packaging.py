@@ -1,47 +1,84 @@
-"""An installed kafkarig (a wheel, not the checkout) finds its templates."""
+"""An installed kafkarig (a wheel, not the checkout) works on its own.
+
+The wheel goes into a new environment with its dependencies resolved from the package
+index, never borrowed from the interpreter running the tests or its base interpreter: on a
+new machine neither has anything installed, so nothing but the wheel's own metadata may
+make this pass.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from uv import find_uv_bin
+
 REPO = Path(__file__).resolve().parents[2]
+# Only system directories: no virtualenv bin, no user site, nothing of the test's own.
+CLEAN_ENV = {"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1", "HOME": str(Path.home())}
 
 
-def test_the_installed_wheel_renders_the_default_stack(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh environment holding the kafkarig wheel and its smoke extra; its folder."""
+    work = tmp_path_factory.mktemp("packaging")
+    uv = find_uv_bin()
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        [uv, "build", "--wheel", "--quiet", "--out-dir", str(work / "dist"), str(REPO)],
         check=True,
     )
-    (wheel,) = tmp_path.glob("kafkarig-*.whl")
-    venv = tmp_path / "venv"
-    # System site packages provide the dependencies; the wheel itself goes into the venv.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    (wheel,) = (work / "dist").glob("kafkarig-*.whl")
+    venv = work / "venv"
+    # --python names the interpreter, not its packages: the environment starts empty.
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "--no-deps", str(wheel)], check=True
-    )
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+         f"kafkarig[smoke] @ {wheel.as_uri()}"],
+        check=True,
+        env={**os.environ, "VIRTUAL_ENV": str(venv)},
+    )  # fmt: skip
+    return venv
+
+
+def test_the_installed_package_is_the_wheel_not_the_checkout(installed: Path) -> None:
     where = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import infra; print(infra.__file__)"],
+        [str(installed / "bin" / "python"), "-c", "import infra, harness; print(infra.__file__)"],
+        cwd=installed.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=CLEAN_ENV,
+    )
+    assert where.stdout.startswith(str(installed)), where.stdout
+
+
+def test_the_installed_wheel_renders_the_default_stack(installed: Path, tmp_path: Path) -> None:
+    (tmp_path / "stack.toml").write_text((REPO / "stack.toml").read_text())
+    result = subprocess.run(
+        [str(installed / "bin" / "kafkarig"), "render", "--print"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        check=True,
-    )
-    assert where.stdout.startswith(str(venv)), "the wheel, not the checkout, must be imported"
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "stack.toml").write_text((REPO / "stack.toml").read_text())
-    result = subprocess.run(
-        [str(venv / "bin" / "kafkarig"), "render", "--print"],
-        cwd=work,
-        capture_output=True,
-        text=True,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"},
+        env=CLEAN_ENV,
     )
     assert result.returncode == 0, result.stderr
     assert "container_name: kafka" in result.stdout
-    templates = venv / "share" / "kafkarig" / "templates"
-    assert (templates / "image" / "kafka-entrypoint.sh").is_file()
-    assert (templates / "image" / "config" / "log4j2.properties").is_file()
+
+
+def test_the_installed_wheel_collects_the_smoke_suite(installed: Path, tmp_path: Path) -> None:
+    # What a user's CI runs from an installed kafkarig: `pytest --pyargs harness.smoke`.
+    result = subprocess.run(
+        [str(installed / "bin" / "python"), "-m", "pytest", "--pyargs", "harness.smoke",
+         "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=CLEAN_ENV,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_seed_message_round_trips" in result.stdout

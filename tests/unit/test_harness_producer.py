@@ -120,3 +120,20 @@ def test_acks_are_kept_unless_record_acks_is_off(
             assert producer._acked == []  # nothing kept: a long-lived producer stays small
             with pytest.raises(ConfigurationError, match="record_acks=False"):
                 producer.acked  # noqa: B018 (an empty list would make accounting pass)
+
+
+def test_a_long_failing_run_keeps_a_bounded_sample_of_failures_and_exact_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(producer_module, "MAX_KEPT_FAILURES", 5)
+    producer = JsonProducer(UNREACHABLE, config={"message.timeout.ms": 300})
+    for n in range(12):
+        producer.send("user-events", {"n": n}, key=f"user-{n}")
+    with pytest.raises(DeliveryError) as info:
+        producer.flush(timeout_s=10)
+    assert info.value.message.startswith("12 record(s) not delivered; first of the newest 5")
+    assert len(info.value.failures) == 5
+    assert producer.failure_count == 12
+    assert len(producer.failures) == 5
+    assert {key for _, key, _ in producer.failures} <= {f"user-{n}".encode() for n in range(12)}
+    producer.close()
