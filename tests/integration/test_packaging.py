@@ -26,8 +26,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh environment holding the kafkarig wheel and its smoke extra; its folder."""
     work = tmp_path_factory.mktemp("packaging")
     uv = find_uv_bin()
+    # An sdist first, and the wheel built from it, as a package index would: nothing of the
+    # checkout outside the sdist (a stale build/ folder, say) can reach the wheel.
     subprocess.run(
-        [uv, "build", "--wheel", "--quiet", "--out-dir", str(work / "dist"), str(REPO)],
+        [uv, "build", "--quiet", "--out-dir", str(work / "dist"), str(REPO)],
         check=True,
     )
     (wheel,) = (work / "dist").glob("kafkarig-*.whl")
