@@ -197,7 +197,7 @@ def main() -> None:
     """Run the named benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("what", choices=[*BENCHES, "throughput", "all"])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     if args.what in ("throughput", "all"):
         from tests import bench_throughput
