@@ -104,6 +104,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from infra.doctor import report, run_checks
+
+    path = Path(args.stack)
+    stack = load_stack(path) if path.exists() or args.stack != STACK_FILE_NAME else None
+    text, code = report(run_checks(stack))
+    print(text)
+    return code
+
+
 def _add_stack_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack",
@@ -156,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="brokers, health, bootstrap servers, topics")
     _add_stack_option(status)
     status.set_defaults(handler=_cmd_status)
+
+    doctor = commands.add_parser(
+        "doctor", help="check this machine for what the stack needs, one line per check"
+    )
+    _add_stack_option(doctor)
+    doctor.set_defaults(handler=_cmd_doctor)
 
     render = commands.add_parser("render", help="write the compose file, start nothing")
     _add_stack_option(render)

@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import jinja2
 from python_on_whales import DockerClient
@@ -551,24 +552,42 @@ def _check_command(recipe: ImageRecipe) -> list[str]:
     return ["java", "-cp", "/opt/zookeeper/libs/*", "org.apache.zookeeper.version.VersionInfoMain"]
 
 
-def build_image(
-    client: DockerClient, recipe: ImageRecipe, *, base_image: str = BASE_IMAGE, force: bool = False
-) -> BuildResult:
-    """Build one image from its recipe, unless an image of the same inputs exists."""
-    base_id = client.image.inspect(base_image).id
-    pom = render_pom(recipe)
-    dockerfile = render_dockerfile(recipe, base_image)
+def recipe_inputs(client: DockerClient, recipe: ImageRecipe, base_image: str = BASE_IMAGE) -> str:
+    """The inputs hash an image built from ``recipe`` on ``base_image`` carries."""
     static = _static_files(recipe)
-    wanted = inputs_hash(
+    return inputs_hash(
         [
             RECIPE_VERSION,
-            base_id,
-            pom,
-            dockerfile,
+            client.image.inspect(base_image).id,
+            render_pom(recipe),
+            render_dockerfile(recipe, base_image),
             json.dumps(recipe.tools, sort_keys=True),
             *(f"{target}\0{source.read_text()}" for target, source in sorted(static.items())),
         ]
     )
+
+
+def image_state(
+    client: DockerClient, recipe: ImageRecipe, base_image: str = BASE_IMAGE
+) -> Literal["current", "stale", "missing"]:
+    """Whether the recipe's image is built from today's inputs (a build would do nothing)."""
+    label = _image_inputs_label(client, recipe.tag)
+    if label is None:
+        return "missing"
+    if not client.image.exists(base_image) or (
+        base_image == BASE_IMAGE and _image_inputs_label(client, BASE_IMAGE) != base_image_inputs()
+    ):
+        return "stale"  # a build would make the base image first, and then this one again
+    return "current" if label == recipe_inputs(client, recipe, base_image) else "stale"
+
+
+def build_image(
+    client: DockerClient, recipe: ImageRecipe, *, base_image: str = BASE_IMAGE, force: bool = False
+) -> BuildResult:
+    """Build one image from its recipe, unless an image of the same inputs exists."""
+    dockerfile = render_dockerfile(recipe, base_image)
+    static = _static_files(recipe)
+    wanted = recipe_inputs(client, recipe, base_image)
     if not force and _image_inputs_label(client, recipe.tag) == wanted:
         step(f"{recipe.tag}: up to date (inputs {wanted}), nothing to do")
         return BuildResult(recipe.tag, False, _image_size(client, recipe.tag))
