@@ -3,7 +3,9 @@
 images      cold and warm build time of the local images, and their sizes
 start       docker run -> first AdminClient answer for one KRaft node; peak broker RSS
 stack       `up` (to topics verified) and `down` time per topology
-throughput  harness producer and consumer loop vs kafka-producer-perf-test
+throughput  four producers and four consumers side by side (see tests/bench_throughput.py)
+workflow    warm `nox -s up smoke down`, then no kafkarig state to a passing smoke suite
+            (see tests/bench_workflow.py; --warm-only skips the cold run)
 all         everything above
 """
 
@@ -196,13 +198,20 @@ BENCHES: dict[str, Callable[[int], None]] = {
 def main() -> None:
     """Run the named benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("what", choices=[*BENCHES, "throughput", "all"])
+    parser.add_argument("what", choices=[*BENCHES, "throughput", "workflow", "all"])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warm-only", action="store_true", help="workflow: no cold run")
     args = parser.parse_args()
     if args.what in ("throughput", "all"):
         from tests import bench_throughput
 
         BENCHES["throughput"] = bench_throughput.bench_throughput
+    if args.what in ("workflow", "all"):
+        from tests import bench_workflow
+
+        BENCHES["workflow"] = lambda runs: bench_workflow.bench_workflow(
+            runs, cold=not args.warm_only
+        )
     chosen = list(BENCHES) if args.what == "all" else [args.what]
     for name in chosen:
         BENCHES[name](args.runs)
