@@ -1,7 +1,7 @@
 """The typed, validated model of ``stack.toml``, in parts:
 
-- :mod:`infra.config.schema`: the sections as pydantic models (``[stack]``, ``[cluster]``,
-  ``[[topics]]``), each key checked on its own;
+- :mod:`infra.config.schema` and :mod:`infra.config.cluster`: the sections as pydantic
+  models (``[stack]``, ``[[topics]]``; ``[cluster]``), each key checked on its own;
 - :mod:`infra.config.stack`: the root :class:`Stack`, the checks across sections and the
   derived topology it exposes;
 - :mod:`infra.config.problems`: how a problem reads (key, offending value, what is allowed,
@@ -15,6 +15,7 @@
 The names other code uses are importable from here.
 """
 
+from infra.config.cluster import ClusterConfig
 from infra.config.compose import (
     CONTROLLER_PORT,
     INTERNAL_PORT,
@@ -41,7 +42,6 @@ from infra.config.schema import (
     DLQ_SUFFIX,
     FLAVORS,
     MODES,
-    ClusterConfig,
     Flavor,
     Mode,
     StackSection,

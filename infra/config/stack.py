@@ -14,10 +14,11 @@ from pathlib import Path
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
 from infra.config import topology
+from infra.config.cluster import ClusterConfig
 from infra.config.compose import ZOOKEEPER_SERVICE
 from infra.config.health import Healthcheck, broker_healthcheck, zookeeper_healthcheck
 from infra.config.problems import Problem, raise_problems, show
-from infra.config.schema import ClusterConfig, Section, StackSection, TopicSpec
+from infra.config.schema import Section, StackSection, TopicSpec
 from infra.config.topology import Broker
 
 STATE_DIR_NAME = ".kafkarig"

@@ -11,13 +11,13 @@ import hashlib
 from dataclasses import dataclass
 
 from infra import versions
+from infra.config.cluster import ClusterConfig
 from infra.config.compose import (
     CONTROLLER_PORT,
     INTERNAL_PORT,
     ZOOKEEPER_CLIENT_PORT,
     ZOOKEEPER_SERVICE,
 )
-from infra.config.schema import ClusterConfig
 
 
 @dataclass(frozen=True)
