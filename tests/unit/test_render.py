@@ -446,7 +446,7 @@ def test_auto_creation_may_be_turned_on_in_broker_config(make_stack: StackFactor
 # --------------------------------------------------------------------------- labels
 
 
-def test_every_container_network_and_volume_is_labelled_with_the_project(
+def test_every_container_and_the_network_are_labelled_with_the_project(
     make_stack: StackFactory,
 ) -> None:
     stack = make_stack(project="orders", mode="zookeeper", flavor="local", brokers=2)
@@ -455,8 +455,8 @@ def test_every_container_network_and_volume_is_labelled_with_the_project(
     for service in document["services"].values():
         assert service["labels"]["dev.kafkarig.project"] == "orders"
     assert document["networks"]["orders"]["labels"] == {"dev.kafkarig.project": "orders"}
-    for volume in document["volumes"].values():
-        assert volume["labels"] == {"dev.kafkarig.project": "orders"}
+    # compose would ask before recreating a volume whose labels changed: volumes have none.
+    assert all(volume == {} for volume in document["volumes"].values())
 
 
 def test_a_stack_read_from_a_file_labels_everything_with_that_file(tmp_path: Path) -> None:
@@ -466,7 +466,6 @@ def test_a_stack_read_from_a_file_labels_everything_with_that_file(tmp_path: Pat
 
     assert document["services"]["kafka"]["labels"]["dev.kafkarig.stack-file"] == str(path)
     assert document["networks"]["team"]["labels"]["dev.kafkarig.stack-file"] == str(path)
-    assert document["volumes"]["kafka-data"]["labels"]["dev.kafkarig.stack-file"] == str(path)
 
 
 def test_each_container_carries_the_hash_of_its_rendered_service(make_stack: StackFactory) -> None:
