@@ -135,7 +135,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + row[3]
+            "".join(f"{cell:{width}}  " for cell, width in zip(row, widths, strict=False)) + row[3]
         )
     return 0
 
@@ -149,11 +149,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"stack {report.project} is down (no containers); `kafkarig up` starts it")
         return 3
     healthy = all(state.ok for state in report.services)
-    drift = [action for action in report.plan.changes]
+    drift = report.plan.changes
     declared = (
         "as declared in stack.toml"
         if not drift
-        else "stack.toml changed since it started; `kafkarig up` applies it"
+        else "not as stack.toml declares it (`kafkarig up` applies it)"
     )
     print(f"stack {report.project}: {report.state.summary}, {declared}")
     for state in report.services:

@@ -227,8 +227,10 @@ def _wait_for_health(client: DockerClient, stack: Stack, *, timeout_s: float | N
             return f"{healthy}/{len(stack.services)} healthy" + (f"; {waiting}" if waiting else "")
 
         def accept(states: list[ServiceState]) -> bool:
-            progress.update(show(states))
-            return len(states) == len(stack.services) and all(s.ok for s in states)
+            healthy = len(states) == len(stack.services) and all(s.ok for s in states)
+            if not healthy:
+                progress.update(show(states))
+            return healthy
 
         WaitFor(
             expected=f"every container of {stack.project} to be healthy",
@@ -317,7 +319,7 @@ def _remove_all(
         if not state.exists:
             continue
         _check_ours(state)
-        step(f"stack {state.project}: removing {state.summary}")
+        step(f"stack {state.project} ({state.summary}): removing it")
         report = report.merged(remove_stack(client, state, keep_volumes=None, keep_data=keep_data))
     return report
 

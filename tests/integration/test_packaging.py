@@ -1,47 +1,109 @@
-"""An installed kafkarig (a wheel, not the checkout) finds its templates."""
+"""An installed kafkarig finds its templates: a wheel in a virtualenv, an editable install,
+and ``pip install --user``.
+
+Every install is offline and needs nothing from the base interpreter beyond the standard
+library: the wheel is built with this environment's setuptools, and the dependencies are
+this environment's own, made visible to the new interpreter by a path entry (never the
+base interpreter's site packages, which a fresh machine does not have).
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+WHERE_TEMPLATES = "from infra.templates import templates_dir; print(templates_dir())"
 
 
-def test_the_installed_wheel_renders_the_default_stack(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
-        check=True,
+def run(*command: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command, capture its output, fail the test with it when it fails."""
+    result = subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, check=False, **kwargs
+    )  # type: ignore[call-overload]
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result  # type: ignore[no-any-return]
+
+
+def dependency_paths() -> list[str]:
+    """This environment's site packages, where kafkarig's dependencies are installed."""
+    paths = sysconfig.get_paths()
+    return sorted({paths["purelib"], paths["platlib"]})
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kafkarig built as a wheel, offline (this environment's setuptools)."""
+    out = tmp_path_factory.mktemp("wheel")
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+        "-w", out, REPO)  # fmt: skip
+    (built,) = out.glob("kafkarig-*.whl")
+    return built
+
+
+def new_venv(path: Path) -> Path:
+    """A virtualenv without system site packages that sees this environment's packages (the
+    dependencies, and pip and setuptools to install with) after its own (a .pth entry)."""
+    run(sys.executable, "-m", "venv", "--without-pip", path)
+    python = path / "bin" / "python"
+    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    (Path(purelib.stdout.strip()) / "kafkarig-test-deps.pth").write_text(
+        "\n".join(dependency_paths()) + "\n"
     )
-    (wheel,) = tmp_path.glob("kafkarig-*.whl")
-    venv = tmp_path / "venv"
-    # System site packages provide the dependencies; the wheel itself goes into the venv.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "--no-deps", str(wheel)], check=True
-    )
-    where = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import infra; print(infra.__file__)"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert where.stdout.startswith(str(venv)), "the wheel, not the checkout, must be imported"
-    work = tmp_path / "work"
+    return python
+
+
+def render_default_stack(kafkarig: list[str | Path], work: Path, env: dict[str, str]) -> None:
     work.mkdir()
     (work / "stack.toml").write_text((REPO / "stack.toml").read_text())
-    result = subprocess.run(
-        [str(venv / "bin" / "kafkarig"), "render", "--print"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"},
-    )
-    assert result.returncode == 0, result.stderr
+    result = run(*kafkarig, "render", "--print", cwd=work, env=env)
     assert "container_name: kafka" in result.stdout
-    templates = venv / "share" / "kafkarig" / "templates"
-    assert (templates / "image" / "kafka-entrypoint.sh").is_file()
-    assert (templates / "image" / "config" / "log4j2.properties").is_file()
+
+
+CLEAN_ENV = {"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"}
+
+
+def test_a_wheel_in_a_virtualenv_finds_its_templates(tmp_path: Path, wheel: Path) -> None:
+    python = new_venv(tmp_path / "venv")
+    run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel)
+
+    where = run(python, "-c", WHERE_TEMPLATES, cwd=tmp_path, env=CLEAN_ENV).stdout.strip()
+
+    assert where.startswith(str(tmp_path / "venv")), "the wheel, not the checkout, must be used"
+    assert Path(where, "image", "kafka-entrypoint.sh").is_file()
+    assert Path(where, "image", "config", "log4j2.properties").is_file()
+    render_default_stack([tmp_path / "venv" / "bin" / "kafkarig"], tmp_path / "work", CLEAN_ENV)
+
+
+def test_an_editable_install_finds_the_checkouts_templates(tmp_path: Path) -> None:
+    python = new_venv(tmp_path / "venv")
+    run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", REPO)
+
+    where = run(python, "-c", WHERE_TEMPLATES, cwd=tmp_path, env=CLEAN_ENV).stdout.strip()
+
+    assert where == str(REPO / "templates")
+    render_default_stack([tmp_path / "venv" / "bin" / "kafkarig"], tmp_path / "work", CLEAN_ENV)
+
+
+def test_a_user_install_finds_its_templates(tmp_path: Path, wheel: Path) -> None:
+    # The base interpreter, outside any virtualenv, installing into a user base of its own;
+    # pip itself and the dependencies come from this environment through PYTHONPATH.
+    base = getattr(sys, "_base_executable", sys.executable)
+    user_base = tmp_path / "user"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONUSERBASE": str(user_base),
+        "PYTHONPATH": os.pathsep.join(dependency_paths()),
+    }
+    run(base, "-m", "pip", "install", "-q", "--user", "--no-deps", "--no-index",
+        "--break-system-packages", wheel, env=env)  # fmt: skip
+
+    where = run(base, "-c", WHERE_TEMPLATES, cwd=tmp_path, env=env).stdout.strip()
+
+    assert where.startswith(str(user_base)), f"templates found in {where}, not the user base"
+    render_default_stack([base, "-m", "infra"], tmp_path / "work", env)
