@@ -78,7 +78,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     stack, _ = _load(args)
     plan = lifecycle.plan(stack)
     print(f"plan for stack {stack.project} ({stack.source_file}):")
-    print(plan.render([("container", "containers"), ("topic", "topics")]))
+    print(plan.render(["container", "topic"]))
     print(f"summary: {plan.summary()}")
     if plan.refusals:
         print(

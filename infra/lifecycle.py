@@ -39,7 +39,20 @@ from infra.topics import TopicReport, TopicState, admin_client, describe_topics
 LOG_TAIL_LINES = 30
 HOST_CHECK_TIMEOUT_S = 60
 
-__all__ = ["DownReport", "ServiceState", "StackState"]
+__all__ = [
+    "DownReport",
+    "ServiceState",
+    "StackState",
+    "StatusReport",
+    "UpReport",
+    "container_plan",
+    "down",
+    "down_project",
+    "list_stacks",
+    "plan",
+    "status",
+    "up",
+]
 
 
 @dataclass

@@ -105,12 +105,14 @@ class Plan:
         parts = [f"{counts[verb]} {words[verb]}" for verb in words if verb in counts]
         return ", ".join(parts) if parts else "nothing declared"
 
-    def render(self, kinds: Sequence[tuple[str, str]]) -> str:
-        """The plan as ``kafkarig plan`` prints it: a section per ``(kind, title)``, then notes."""
+    def render(self, kinds: Sequence[str] = ()) -> str:
+        """The plan as ``kafkarig plan`` prints it: a section per kind of resource (``kinds``
+        first, even when empty, then any other kind in order), then the notes."""
+        order = list(kinds) + [a.kind for a in self.actions if a.kind not in kinds]
         lines = []
-        for kind, title in kinds:
+        for kind in dict.fromkeys(order):
             actions = self.of_kind(kind)
-            lines.append(f"{title}:")
+            lines.append(f"{kind}s:")
             lines.extend(action.render() for action in actions)
             if not actions:
                 lines.append("  (none declared)")

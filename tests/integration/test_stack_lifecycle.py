@@ -267,8 +267,8 @@ def test_plan_then_up_adds_partitions_and_sets_configs_and_refuses_fewer_partiti
     six = restack(stack, [{"name": "t1", "partitions": 6, "config": {"retention.ms": 3600000}}])
     plan = lifecycle.plan(six)
     assert [type(a) for a in plan.of_kind("topic")] == [AddPartitions, AlterTopicConfigs]
-    assert "partitions 3 -> 6" in plan.render([("topic", "topics")])
-    assert "retention.ms 604800000 -> 3600000" in plan.render([("topic", "topics")])
+    assert "partitions 3 -> 6" in plan.render(["topic"])
+    assert "retention.ms 604800000 -> 3600000" in plan.render(["topic"])
     assert plan.refusals == []
 
     report = lifecycle.up(six, tmp_path)

@@ -166,7 +166,7 @@ def test_plans_combine_and_summarise() -> None:
     plan = Plan.combine([first, second])
 
     assert plan.summary() == "1 to create, 1 refused"
-    assert "topics:" in plan.render([("topic", "topics")])
+    assert "topics:" in plan.render(["topic"])
 
 
 # --------------------------------------------------------------------------- containers
