@@ -64,6 +64,13 @@ def status(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def plan(session: nox.Session) -> None:
+    """Show what `up` would do to the stack's containers and topics; change nothing."""
+    _install(session)
+    session.run("python", "-m", "infra", "plan", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def render(session: nox.Session) -> None:
     """Render the compose file of the stack without starting anything."""
     _kafkarig(session, "render")

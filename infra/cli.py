@@ -11,7 +11,8 @@ from python_on_whales.exceptions import DockerException
 
 from infra.config import STACK_FILE_NAME, Stack, load_stack
 from infra.docker import docker_failure
-from infra.errors import KafkarigError
+from infra.errors import ConfigError, KafkarigError
+from infra.topic_plan import differences
 
 
 def _cmd_image(args: argparse.Namespace) -> int:
@@ -52,43 +53,113 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from infra import lifecycle
 
     stack, root = _load(args)
-    report = lifecycle.up(stack, root, timeout_s=args.timeout)
+    report = lifecycle.up(stack, root, timeout_s=args.timeout, verbose=args.verbose)
     print(f"stack {report.project} is up in {report.elapsed_s:.1f}s")
+    if report.containers:
+        print(f"  containers: {', '.join(report.containers)}")
     for state in report.services:
-        print(f"  {state.container:12} {state.status} ({state.health or 'no healthcheck'})")
+        print(f"  {state.container:12} {state.condition}")
     print(f"  bootstrap servers: {report.bootstrap_servers}")
     for topic in report.topics:
-        action = "created" if topic.created else "verified"
+        action = "created" if topic.created else "updated" if topic.changed else "verified"
+        changed = f" ({'; '.join(topic.changed)})" if topic.changed else ""
         print(
             f"  topic {topic.spec.name}: {topic.state.partitions} partition(s), "
-            f"replication {topic.state.replication_factor}, {action}"
+            f"replication {topic.state.replication_factor}, {action}{changed}"
         )
+    for note in report.plan.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from infra import lifecycle
+
+    stack, _ = _load(args)
+    plan = lifecycle.plan(stack)
+    print(f"plan for stack {stack.project} ({stack.source_file}):")
+    print(plan.render(["container", "topic"]))
+    print(f"summary: {plan.summary()}")
+    if plan.refusals:
+        print(
+            f"`kafkarig up` would refuse: {len(plan.refusals)} change(s) above cannot be made; "
+            "it changes no topic until stack.toml is changed as said."
+        )
+        return 1
+    print("`kafkarig up` applies it." if plan.changes else "`kafkarig up` would change nothing.")
     return 0
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
     from infra import lifecycle
 
-    stack, root = _load(args)
-    removed = lifecycle.down(stack, root, keep_data=args.keep_data)
-    kept = " (volumes kept)" if args.keep_data else ""
-    print(f"stack {stack.project} is down: {len(removed)} container(s) removed{kept}")
+    if args.project:
+        report = lifecycle.down_project(args.project, keep_data=args.keep_data)
+        asked = args.project
+    else:
+        try:
+            stack, _ = _load(args)
+        except ConfigError as error:
+            raise ConfigError(
+                error.message,
+                hint=f"{error.hint}; `kafkarig ls` lists the stacks on this engine, and "
+                "`kafkarig down --project NAME` removes one without its stack file",
+            ) from error
+        report = lifecycle.down(stack, keep_data=args.keep_data)
+        asked = stack.project
+    if not report.projects:
+        print(f"stack {asked}: nothing of it is on this Docker engine")
+        return 0
+    for project in report.projects:
+        also = "" if project == asked else " (started from the same stack file)"
+        print(f"stack {project} is down{also}")
+    kept = f", kept {len(report.kept_volumes)} volume(s)" if report.kept_volumes else ""
+    print(
+        f"  removed {len(report.containers)} container(s), {len(report.networks)} network(s), "
+        f"{len(report.volumes)} volume(s){kept}"
+    )
+    return 0
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from infra import lifecycle
+
+    stacks = lifecycle.list_stacks()
+    if not stacks:
+        print("no kafkarig stack on this Docker engine")
+        return 0
+    rows = [("PROJECT", "STATE", "CONTAINERS", "STACK FILE")]
+    for state in stacks:
+        containers = ",".join(s.container for s in state.services) or "-"
+        rows.append((state.project, state.summary, containers, state.stack_file or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print(
+            "".join(f"{cell:{width}}  " for cell, width in zip(row, widths, strict=False)) + row[3]
+        )
     return 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from infra import lifecycle
 
-    stack, root = _load(args)
-    report = lifecycle.status(stack, root)
+    stack, _ = _load(args)
+    report = lifecycle.status(stack)
     if not report.services:
-        print(f"stack {report.project} is down (no containers); `nox -s up` starts it")
+        print(f"stack {report.project} is down (no containers); `kafkarig up` starts it")
         return 3
     healthy = all(state.ok for state in report.services)
-    print(f"stack {report.project}: {'up' if healthy else 'NOT HEALTHY'} ({report.compose_file})")
+    drift = report.plan.changes
+    declared = (
+        "as declared in stack.toml"
+        if not drift
+        else "not as stack.toml declares it (`kafkarig up` applies it)"
+    )
+    print(f"stack {report.project}: {report.state.summary}, {declared}")
     for state in report.services:
-        extra = f", exit code {state.exit_code}" if state.status == "exited" else ""
-        print(f"  {state.container:12} {state.status} ({state.health or 'no healthcheck'}{extra})")
+        print(f"  {state.container:12} {state.condition}")
+    for action in drift:
+        print(f"  {action.name}: {action.describe()}")
     print(f"  bootstrap servers: {report.bootstrap_servers}")
     if report.topics_error:
         print(f"  topics: unavailable ({report.topics_error})")
@@ -96,11 +167,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         topic = report.topics.get(spec.name)
         if topic is None:
             print(f"  topic {spec.name}: missing")
-        else:
-            print(
-                f"  topic {spec.name}: {topic.partitions} partition(s), replication "
-                f"{topic.replication_factor}, min ISR seen {topic.in_sync_replicas}"
-            )
+            continue
+        found = differences(spec, topic)
+        print(
+            f"  topic {spec.name}: {topic.partitions} partition(s), replication "
+            f"{topic.replication_factor}, min ISR seen {topic.in_sync_replicas}"
+            + (f"; differs: {'; '.join(found)} (`kafkarig plan`)" if found else "")
+        )
     return 0 if healthy else 1
 
 
@@ -148,7 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     image.set_defaults(handler=_cmd_image)
 
-    up = commands.add_parser("up", help="start the stack, wait for health, create topics")
+    up = commands.add_parser(
+        "up",
+        help="start the stack (building local images it needs), wait for health, apply the "
+        "topic plan",
+        description="Start the stack and make its topics as declared. Containers already "
+        "up as declared are left alone; the topic plan (`kafkarig plan`) is applied only "
+        "when nothing in it is refused.",
+    )
     _add_stack_option(up)
     up.add_argument(
         "--timeout",
@@ -156,16 +236,52 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="health wait bound (default: from the healthcheck)",
     )
+    up.add_argument(
+        "-v", "--verbose", action="store_true", help="show compose's output while starting"
+    )
     up.set_defaults(handler=_cmd_up)
 
-    down = commands.add_parser("down", help="remove the stack's containers, network, volumes")
-    _add_stack_option(down)
+    plan = commands.add_parser(
+        "plan",
+        help="show what `up` would do to the containers and topics, change nothing",
+        description="Compare stack.toml with what runs: containers to create or recreate, "
+        "topics to create, partitions to add, configs to change, and what up refuses "
+        "(fewer partitions, another replication factor, a value the broker rejects) with "
+        "why and what to do instead. Exit code 1 when up would refuse.",
+    )
+    _add_stack_option(plan)
+    plan.set_defaults(handler=_cmd_plan)
+
+    down = commands.add_parser(
+        "down",
+        help="remove the stack's containers, network, volumes",
+        description="Remove a kafkarig stack, found by its Docker labels: the project of "
+        "--stack FILE and any stack started from that same file under another project name, "
+        "or the project named with --project (no stack file needed).",
+    )
+    target = down.add_mutually_exclusive_group()
+    target.add_argument(
+        "--stack",
+        default=STACK_FILE_NAME,
+        metavar="FILE",
+        help=f"the stack file (default: ./{STACK_FILE_NAME})",
+    )
+    target.add_argument(
+        "--project",
+        metavar="NAME",
+        help="remove the kafkarig stack of this compose project (see `kafkarig ls`)",
+    )
     down.add_argument("--keep-data", action="store_true", help="keep the data volumes")
     down.set_defaults(handler=_cmd_down)
 
-    status = commands.add_parser("status", help="brokers, health, bootstrap servers, topics")
+    status = commands.add_parser(
+        "status", help="containers, health, whether they are as declared, topics"
+    )
     _add_stack_option(status)
     status.set_defaults(handler=_cmd_status)
+
+    ls = commands.add_parser("ls", help="list the kafkarig stacks on this Docker engine")
+    ls.set_defaults(handler=_cmd_ls)
 
     doctor = commands.add_parser(
         "doctor", help="check this machine for what the stack needs, one line per check"

@@ -1,52 +1,58 @@
-"""The stack's lifecycle through python-on-whales: up, down, status.
+"""The stack's lifecycle through python-on-whales: up, down, status, plan, ls.
 
-``up`` renders the compose file, checks images and ports, starts the containers and waits
-for their healthchecks, then checks from the host that every broker answers and creates and
-verifies the topics. If anything fails, it reports which container failed with the tail of
-its log and tears down what it started, so no half-started stack is left behind.
+Every decision comes from what Docker runs (see :mod:`infra.state`): ``up`` starts nothing
+when every container is as declared and healthy; ``down`` finds a stack by its labels, also
+after its project was renamed or its stack file deleted. ``up`` runs in named steps; the
+steps that start containers run inside :func:`_torn_down_on_failure`, which on any failure
+tells what this ``up`` did to the containers, removes what it started, and keeps the data
+volumes that existed before. A topic failure leaves the running stack as it is.
 """
 
 from __future__ import annotations
 
 import collections
-import errno
-import socket
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from python_on_whales import Container, DockerClient
+from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from infra.config import Stack
 from infra.console import step
+from infra.container_plan import is_up_as_declared, plan_containers, what_changed
+from infra.declared import Applied, apply_declared, plan_declared, plan_declared_offline
 from infra.docker import docker_client, docker_failure, require_docker
-from infra.errors import StackError, TopicError
-from infra.readiness import wait_for_brokers
-from infra.render import write_compose
-from infra.topics import TopicReport, TopicState, admin_client, describe_topics, ensure_topics
+from infra.errors import KafkarigError, StackError
+from infra.plan import Plan
+from infra.prechecks import check_container_names, check_ports, ensure_images
+from infra.progress import ProgressLine
+from infra.readiness import WaitFor, wait_for_brokers
+from infra.removal import DownReport, remove_stack
+from infra.render import service_hashes, write_compose
+from infra.state import ServiceState, StackState, kafkarig_stacks, observe, stacks_started_from
+from infra.topics import TopicReport, TopicState, admin_client, describe_topics
 
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
 LOG_TAIL_LINES = 30
+HOST_CHECK_TIMEOUT_S = 60
 
-
-@dataclass(frozen=True)
-class ServiceState:
-    """One container of the stack as Docker sees it."""
-
-    service: str
-    container: str
-    status: str  # running, exited, created, ...
-    health: str | None  # healthy, unhealthy, starting, or None without a healthcheck
-    exit_code: int | None
-
-    @property
-    def ok(self) -> bool:
-        """Running, and healthy where there is a healthcheck."""
-        return self.status == "running" and self.health in (None, "healthy")
+__all__ = [
+    "DownReport",
+    "ServiceState",
+    "StackState",
+    "StatusReport",
+    "UpReport",
+    "container_plan",
+    "down",
+    "down_project",
+    "list_stacks",
+    "plan",
+    "status",
+    "up",
+]
 
 
 @dataclass
@@ -59,6 +65,9 @@ class UpReport:
     bootstrap_servers: str
     topics: list[TopicReport]
     elapsed_s: float
+    containers: list[str] = field(default_factory=list)
+    """What this ``up`` did to the containers (``created kafka``); empty when it left them."""
+    plan: Plan = field(default_factory=Plan)
 
 
 @dataclass
@@ -66,45 +75,220 @@ class StatusReport:
     """The stack as it is now."""
 
     project: str
-    compose_file: Path
-    services: list[ServiceState]
+    state: StackState
+    plan: Plan
+    """What ``up`` would do to the containers (and, when the cluster answers, its topics)."""
     bootstrap_servers: str
     topics: dict[str, TopicState] = field(default_factory=dict)
     topics_error: str | None = None
 
+    @property
+    def services(self) -> list[ServiceState]:
+        """The stack's containers."""
+        return self.state.services
 
-def compose_client(stack: Stack, root: Path) -> tuple[DockerClient, Path]:
-    """Render the compose file under ``root`` and return a client bound to it."""
+
+# --------------------------------------------------------------------------- up
+
+
+def up(
+    stack: Stack, root: Path, *, timeout_s: float | None = None, verbose: bool = False
+) -> UpReport:
+    """Start the stack, wait for health, then make its topics as declared.
+
+    A stack whose containers are all as declared and healthy is left as it is (nothing is
+    started, compose is not called). Any failure before the topics tears down what this
+    call started; a topic failure raises :class:`~infra.errors.TopicError` and leaves the
+    stack running.
+    """
+    started = time.monotonic()
+    client = require_docker()
+    ensure_images(client, stack)
+    before = observe(client, stack.project)
+    _check_ours(before)
+    containers = container_plan(client, stack, before)
     compose_file = write_compose(stack, root)
-    return docker_client(compose_file, stack.project), compose_file
+    changed: list[str] = []
+    if is_up_as_declared(containers):
+        step(f"stack {stack.project}: every container is up as declared; starting nothing")
+        _check_from_host(stack)
+    else:
+        check_container_names(client, stack)
+        check_ports(client, stack, {s.container for s in before.services if s.status == "running"})
+        with _torn_down_on_failure(client, stack, before) as did:
+            _start_containers(client, stack, compose_file, verbose=verbose)
+            _wait_for_health(client, stack, timeout_s=timeout_s)
+            _check_from_host(stack)
+        changed = did
+    applied = _apply_topics(stack)
+    return UpReport(
+        project=stack.project,
+        compose_file=compose_file,
+        services=observe(client, stack.project).services,
+        bootstrap_servers=stack.bootstrap_servers,
+        topics=applied.topics,
+        elapsed_s=time.monotonic() - started,
+        containers=changed,
+        plan=Plan.combine([containers, applied.plan]),
+    )
 
 
-def project_containers(client: DockerClient, project: str) -> list[Container]:
-    """Every container (running or not) labelled with the compose project."""
-    return list(client.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={project}")]))
+def container_plan(client: DockerClient, stack: Stack, state: StackState) -> Plan:
+    """What ``up`` would do to each container, from what runs now."""
+    image_of = {broker.service: stack.kafka_image for broker in stack.brokers}
+    if stack.zookeeper_service is not None and stack.zookeeper_image is not None:
+        image_of[stack.zookeeper_service] = stack.zookeeper_image
+    ids = {
+        image: client.image.inspect(image).id if client.image.exists(image) else None
+        for image in set(image_of.values())
+    }
+    return plan_containers(
+        stack.services,
+        state,
+        service_hashes(stack),
+        {service: ids[image] for service, image in image_of.items()},
+    )
 
 
-def service_states(client: DockerClient, project: str) -> list[ServiceState]:
-    """The state of every container of the project, sorted by service."""
-    states = []
-    for container in project_containers(client, project):
-        state = container.state
-        health = state.health.status if state.health is not None else None
-        states.append(
-            ServiceState(
-                service=(container.config.labels or {}).get(SERVICE_LABEL, container.name),
-                container=container.name,
-                status=str(state.status),
-                health=str(health) if health is not None else None,
-                exit_code=state.exit_code,
-            )
+def _check_ours(state: StackState) -> None:
+    if state.exists and not state.is_kafkarig:
+        held = [s.container for s in state.services] or state.networks or state.volumes
+        raise StackError(
+            f"the compose project {state.project} on this engine was not started by kafkarig "
+            f"({', '.join(held)}).",
+            hint="kafkarig leaves it alone: set another [stack] project in stack.toml, or "
+            f"remove that project yourself (`docker compose -p {state.project} down`).",
         )
-    return sorted(states, key=lambda s: s.service)
 
 
-def project_volumes(client: DockerClient, project: str) -> set[str]:
-    """Names of the named volumes compose created for the project."""
-    return {v.name for v in client.volume.list(filters=[("label", f"{PROJECT_LABEL}={project}")])}
+@contextmanager
+def _torn_down_on_failure(
+    client: DockerClient, stack: Stack, before: StackState
+) -> Iterator[list[str]]:
+    """Yield a list that receives what the steps did to the containers; on a failure, say
+    what they did, remove the stack's containers and network and the volumes this call
+    created, keep the volumes that existed before, and re-raise with all of that told."""
+    did: list[str] = []
+    try:
+        yield did
+    except BaseException as error:
+        after = observe(client, stack.project)
+        changes = what_changed(before, after)
+        if not changes:
+            told = "this up changed no container; the stack is as it was before"
+        else:
+            step(f"stack {stack.project} did not come up; removing what this up started")
+            removed = remove_stack(client, after, keep_volumes=set(before.volumes))
+            told = (
+                f"what this up did: {', '.join(changes)}; then, as the stack did not come "
+                f"up, {removed.told()}"
+            )
+        if isinstance(error, KafkarigError):
+            raise StackError(f"{error.message}\n{told}", hint=error.hint) from error
+        step(told)
+        raise
+    did.extend(what_changed(before, observe(client, stack.project)))
+
+
+def _start_containers(
+    client: DockerClient, stack: Stack, compose_file: Path, *, verbose: bool
+) -> None:
+    """``docker compose up --detach``: create or recreate what changed, start it."""
+    step(f"stack {stack.project}: starting {', '.join(stack.services)} ({compose_file})")
+    compose = docker_client(compose_file, stack.project)
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
+    try:
+        for _source, raw in compose.compose.up(
+            detach=True, remove_orphans=True, pull="never", stream_logs=True
+        ):
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                tail.append(line)
+                if verbose:
+                    print(f"    {line}", file=sys.stderr, flush=True)
+    except DockerException as error:
+        raise StackError(
+            f"`docker compose up` failed for stack {stack.project}.\n"
+            + docker_failure(error, output="\n".join(tail))
+            + _failure_report(client, stack.project),
+            hint="fix what compose complains about in stack.toml, then run `kafkarig up` "
+            "again; `kafkarig render --print` shows the compose file.",
+        ) from error
+
+
+def _wait_for_health(client: DockerClient, stack: Stack, *, timeout_s: float | None) -> None:
+    """Wait until every container is healthy, as one progress line; fail at once when one
+    exits or turns unhealthy, with its log tail."""
+    budget_s = timeout_s or min(stack.healthcheck.budget_s, 180)
+
+    def probe() -> list[ServiceState]:
+        states = observe(client, stack.project).services
+        if any(s.status in {"exited", "dead"} or s.health == "unhealthy" for s in states):
+            raise StackError(
+                f"stack {stack.project} did not become healthy:\n"
+                + _failure_report(client, stack.project),
+                hint="fix the setting the log above complains about in stack.toml, then run "
+                "`kafkarig up` again; `kafkarig render --print` shows the compose file.",
+            )
+        return states
+
+    with ProgressLine(f"waiting up to {budget_s:.0f}s for health") as progress:
+
+        def show(states: list[ServiceState]) -> str:
+            healthy = sum(1 for s in states if s.ok)
+            waiting = ", ".join(f"{s.container} {s.health or s.status}" for s in states if not s.ok)
+            return f"{healthy}/{len(stack.services)} healthy" + (f"; {waiting}" if waiting else "")
+
+        def accept(states: list[ServiceState]) -> bool:
+            healthy = len(states) == len(stack.services) and all(s.ok for s in states)
+            if not healthy:
+                progress.update(show(states))
+            return healthy
+
+        WaitFor(
+            expected=f"every container of {stack.project} to be healthy",
+            probe=probe,
+            accept=accept,
+            timeout_s=budget_s,
+            poll_interval_s=1.0,
+            hint="`kafkarig up -v` shows compose's output; `docker logs CONTAINER` the logs.",
+            not_ready=lambda error: False,
+        ).wait()
+        progress.done(f"{len(stack.services)}/{len(stack.services)} healthy")
+
+
+def _check_from_host(stack: Stack) -> None:
+    """The brokers answer on the host's bootstrap servers."""
+    with ProgressLine(f"asking {stack.bootstrap_servers} from the host") as progress:
+        wait_for_brokers(
+            stack.bootstrap_servers,
+            len(stack.brokers),
+            timeout_s=HOST_CHECK_TIMEOUT_S,
+            on_wait=lambda elapsed, seen: progress.update(f"not yet: {seen}"),
+        )
+        progress.done(f"{len(stack.brokers)} broker(s) answer")
+
+
+def _apply_topics(stack: Stack) -> Applied:
+    step(f"stack {stack.project}: planning and applying {len(stack.all_topics)} topic(s)")
+    return apply_declared(stack)
+
+
+def _failure_report(client: DockerClient, project: str) -> str:
+    """Which containers are not OK, each with the tail of its log."""
+    parts = []
+    states = observe(client, project).services
+    for state in states:
+        if state.ok:
+            continue
+        tail = _container_tail(client, state.container)
+        indented = "\n".join(f"      {line}" for line in tail.strip().splitlines())
+        parts.append(
+            f"  container {state.container} {state.condition}; last log lines:\n{indented}"
+        )
+    if not parts and not states:
+        parts.append("  no container was created")
+    return "\n".join(parts)
 
 
 def _container_tail(client: DockerClient, container: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -114,249 +298,64 @@ def _container_tail(client: DockerClient, container: str, lines: int = LOG_TAIL_
         return f"(no logs: {(error.stderr or '').strip()})"
 
 
-def check_images(client: DockerClient, stack: Stack) -> None:
-    """Every image is present, or (flavors apache/confluent) can be pulled now."""
-    for image in stack.images:
-        if client.image.exists(image):
-            continue
-        if stack.cluster.flavor == "local":
-            raise StackError(
-                f"the local image {image} is not built.",
-                hint="run `nox -s image` (or `kafkarig image`) once; it builds the local "
-                "Kafka and ZooKeeper images from Maven Central jars.",
-            )
-        step(f"pulling {image}")
-        try:
-            client.image.pull(image, quiet=True)
-        except DockerException as error:
-            raise StackError(
-                f"cannot pull {image}: {(error.stderr or '').strip()[-400:]}",
-                hint="on a machine without access to an image registry, build the local "
-                'images with `nox -s image` and use them: flavor = "local" in stack.toml, '
-                "or KAFKARIG_FLAVOR=local nox -s up.",
-            ) from error
+# --------------------------------------------------------------------------- down, ls
 
 
-def _port_in_use(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return True
-            raise StackError(
-                f"cannot publish port {port} on {host}: {error.strerror} (errno {error.errno}).",
-                hint="[cluster] host must be an address of this machine: 127.0.0.1 (default), "
-                "0.0.0.0 for every interface, or one of `ip -brief address`.",
-            ) from error
-    return False
-
-
-def check_ports(client: DockerClient, stack: Stack) -> None:
-    """Every host port is free, or already published by this very stack."""
-    ours = {c.name for c in project_containers(client, stack.project) if c.state.running}
-    taken = []
-    for broker in stack.brokers:
-        if broker.service in ours or not _port_in_use(stack.cluster.host, broker.host_port):
-            continue
-        owner = "another process"
-        for container in client.container.list(filters=[("publish", str(broker.host_port))]):
-            owner = f"container {container.name}"
-        taken.append(
-            f"{stack.cluster.host}:{broker.host_port} (broker {broker.service}) is used by {owner}"
-        )
-    if taken:
-        raise StackError(
-            "host ports are in use:\n  " + "\n  ".join(taken),
-            hint="stop what uses them (`docker ps`, `ss -ltnp`), or set another [cluster] port "
-            "in stack.toml.",
-        )
-
-
-def check_container_names(client: DockerClient, stack: Stack) -> None:
-    """No container of another project (or of none) holds one of the stack's names.
-
-    The names are fixed (``kafka``, ``zookeeper``, ``kafka-N``) so that the seed's
-    ``docker exec kafka ...`` works; two stacks with the same names cannot run at once.
-    """
-    clashes = []
-    for name in stack.services:
-        if not client.container.exists(name):
-            continue
-        labels = client.container.inspect(name).config.labels or {}
-        owner = labels.get(PROJECT_LABEL)
-        if owner != stack.project:
-            clashes.append(
-                f"{name} (compose project {owner})" if owner else f"{name} (not from compose)"
-            )
-    if clashes:
-        raise StackError(
-            "container names of this stack are taken: " + ", ".join(clashes) + ".",
-            hint="stop the other stack first (`nox -s down -- --stack ITS_FILE`, or "
-            "`docker rm -f NAME` for a stray container); kafkarig names containers like the "
-            "seed (kafka, zookeeper) so that `docker exec kafka ...` works.",
-        )
-
-
-def _stream(lines: Iterable[tuple[str, bytes]], tail: collections.deque[str]) -> None:
-    for _source, raw in lines:
-        line = raw.decode(errors="replace").rstrip()
-        if line:
-            tail.append(line)
-            print(f"    {line}", file=sys.stderr, flush=True)
-
-
-def _failure_report(client: DockerClient, project: str) -> str:
-    """Which containers are not OK, each with the tail of its log."""
-    parts = []
-    states = service_states(client, project)
-    for state in states:
-        if state.ok:
-            continue
-        what = (
-            f"exited with code {state.exit_code}"
-            if state.status == "exited"
-            else (f"is {state.status}" + (f" and {state.health}" if state.health else ""))
-        )
-        tail = _container_tail(client, state.container)
-        indented = "\n".join(f"      {line}" for line in tail.strip().splitlines())
-        parts.append(f"  container {state.container} {what}; last log lines:\n{indented}")
-    if not parts and not states:
-        parts.append("  no container was created")
-    return "\n".join(parts)
-
-
-def _tear_down(client: DockerClient, stack: Stack, volumes_before: set[str]) -> None:
-    """Remove what a failed ``up`` started; keep volumes that existed before it."""
-    step(f"tearing down the half-started stack {stack.project}")
-    try:
-        client.compose.down(remove_orphans=True, timeout=5, quiet=True)
-        for volume in project_volumes(client, stack.project) - volumes_before:
-            client.volume.remove(volume)
-    except DockerException as error:
-        step(f"teardown failed: {(error.stderr or '').strip()[-400:]}")
-
-
-def up(stack: Stack, root: Path, *, timeout_s: float | None = None) -> UpReport:
-    """Start the stack, wait for health, create and verify its topics.
-
-    A running stack is left as it is (compose recreates nothing that did not change) and
-    only its topics are verified. On failure everything this call started is torn down.
-    """
-    started = time.monotonic()
-    require_docker()
-    previous_file = stack.compose_file(root)
-    previous = previous_file.read_text() if previous_file.is_file() else None
-    client, compose_file = compose_client(stack, root)
-    step(f"stack {stack.project}: {compose_file}")
-    check_images(client, stack)
-    check_container_names(client, stack)
-    check_ports(client, stack)
-    volumes_before = project_volumes(client, stack.project)
-    # A healthy stack started from this very file is left alone if this call fails: the
-    # failure is not the stack's (compose recreates nothing); a changed stack is torn down.
-    states_before = service_states(client, stack.project)
-    already_up = previous == compose_file.read_text() and [
-        s.service for s in states_before if s.ok
-    ] == sorted(stack.services)
-    wait_timeout_s = int(timeout_s or min(stack.healthcheck.budget_s, 180))
-    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
-    try:
-        step(f"starting {', '.join(stack.services)} and waiting up to {wait_timeout_s}s for health")
-        try:
-            _stream(
-                client.compose.up(
-                    detach=True,
-                    wait=True,
-                    wait_timeout=wait_timeout_s,
-                    remove_orphans=True,
-                    pull="never",
-                    stream_logs=True,
-                ),
-                tail,
-            )
-        except DockerException as error:
-            details = docker_failure(error, output="\n".join(tail))  # compose's streamed lines
-            raise StackError(
-                f"stack {stack.project} did not become healthy.\n{details}\n"
-                + _failure_report(client, stack.project),
-                hint="fix the setting the broker log complains about in stack.toml, then run "
-                "`nox -s up` again; `nox -s render` shows the compose file.",
-            ) from error
-        step(f"containers healthy; checking {stack.bootstrap_servers} from the host")
-        wait_for_brokers(
-            stack.bootstrap_servers,
-            len(stack.brokers),
-            timeout_s=60,
-            on_wait=lambda elapsed, seen: step(f"  still waiting ({elapsed:.0f}s): {seen}"),
-        )
-        step(f"creating and verifying {len(stack.all_topics)} topic(s)")
-        topics = ensure_topics(stack.bootstrap_servers, stack.all_topics)
-    except TopicError:
-        raise  # the cluster is fine; the topics need the user's decision
-    except BaseException:
-        if already_up:
-            step(f"stack {stack.project} was up before this call; leaving it as it was")
-        else:
-            _tear_down(client, stack, volumes_before)
-        raise
-    return UpReport(
-        project=stack.project,
-        compose_file=compose_file,
-        services=service_states(client, stack.project),
-        bootstrap_servers=stack.bootstrap_servers,
-        topics=topics,
-        elapsed_s=time.monotonic() - started,
-    )
-
-
-def down(stack: Stack, root: Path, *, keep_data: bool = False) -> list[str]:
+def down(stack: Stack, *, keep_data: bool = False) -> DownReport:
     """Remove the stack's containers and network, and its volumes unless ``keep_data``.
 
-    Safe to run twice or with nothing up. Returns the names of the removed containers.
+    Finds the stack by its project, and also every stack that says it was started from the
+    same stack file (a project renamed in stack.toml). Safe to run twice or with nothing up.
     """
-    require_docker()
-    client, _ = compose_client(stack, root)
-    containers = [c.name for c in project_containers(client, stack.project)]
-    step(
-        f"stack {stack.project}: removing {len(containers)} container(s)"
-        + (", keeping volumes" if keep_data else ", volumes and network")
-    )
-    try:
-        # Data that is about to be deleted needs no clean shutdown: stop at once then.
-        client.compose.down(
-            remove_orphans=True,
-            volumes=not keep_data,
-            timeout=10 if keep_data else 1,
-            quiet=True,
-        )
-        if not keep_data:
-            # compose removes only the volumes the current file declares; a stack that
-            # shrank (3 brokers -> 1) would keep the others, and their stale data.
-            for volume in project_volumes(client, stack.project):
-                client.volume.remove(volume)
-    except DockerException as error:
-        raise StackError(
-            f"`docker compose down` failed for {stack.project}.\n{docker_failure(error)}",
-            hint="run `docker ps -a --filter label=com.docker.compose.project="
-            f"{stack.project}` to see what is left.",
-        ) from error
-    return containers
+    client = require_docker()
+    targets = [observe(client, stack.project)]
+    if stack.source_file is not None:
+        targets += [
+            other
+            for other in stacks_started_from(client, str(stack.source_file))
+            if other.project != stack.project
+        ]
+    return _remove_all(client, targets, keep_data=keep_data)
 
 
-def status(stack: Stack, root: Path) -> StatusReport:
-    """Brokers, health, bootstrap servers and (when reachable) the declared topics."""
-    require_docker()
-    client, compose_file = compose_client(stack, root)
+def down_project(project: str, *, keep_data: bool = False) -> DownReport:
+    """Remove the kafkarig stack of a compose project, whatever stack file it came from."""
+    client = require_docker()
+    return _remove_all(client, [observe(client, project)], keep_data=keep_data)
+
+
+def _remove_all(
+    client: DockerClient, targets: Iterable[StackState], *, keep_data: bool
+) -> DownReport:
+    report = DownReport()
+    for state in targets:
+        if not state.exists:
+            continue
+        _check_ours(state)
+        step(f"stack {state.project} ({state.summary}): removing it")
+        report = report.merged(remove_stack(client, state, keep_volumes=None, keep_data=keep_data))
+    return report
+
+
+def list_stacks() -> list[StackState]:
+    """Every kafkarig stack on this Docker engine, with its state."""
+    return kafkarig_stacks(require_docker())
+
+
+# --------------------------------------------------------------------------- status, plan
+
+
+def status(stack: Stack) -> StatusReport:
+    """Containers, health, whether they are as declared, and (when reachable) the topics."""
+    client = require_docker()
+    state = observe(client, stack.project)
     report = StatusReport(
         project=stack.project,
-        compose_file=compose_file,
-        services=service_states(client, stack.project),
+        state=state,
+        plan=container_plan(client, stack, state),
         bootstrap_servers=stack.bootstrap_servers,
     )
-    if report.services and all(s.ok for s in report.services):
+    if state.services and all(s.ok for s in state.services):
         try:
             report.topics = describe_topics(
                 admin_client(stack.bootstrap_servers),
@@ -366,3 +365,21 @@ def status(stack: Stack, root: Path) -> StatusReport:
         except Exception as error:  # status reports; it does not fail
             report.topics_error = f"{type(error).__name__}: {error}"
     return report
+
+
+def plan(stack: Stack) -> Plan:
+    """What ``up`` would do: to the containers, and to the declared topics (asked of the
+    running cluster, which validates each change; all created when it does not run)."""
+    client = require_docker()
+    state = observe(client, stack.project)
+    containers = container_plan(client, stack, state)
+    if state.services and all(s.ok for s in state.services):
+        return Plan.combine([containers, plan_declared(stack)])
+    offline = plan_declared_offline(stack)
+    note = "the stack does not run: up starts it, then creates every declared topic"
+    if state.volumes:
+        note += (
+            " that its kept data volumes do not hold already (topics in them are compared "
+            "once the stack runs)"
+        )
+    return Plan.combine([containers, offline, Plan(notes=(note,))])

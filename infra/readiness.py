@@ -1,15 +1,22 @@
 """Readiness as small wait objects: a timeout, a poll interval, and a message that says what
-was expected, what was seen last, and a hint (as testcontainers does)."""
+was expected, what was seen last, and a hint (as testcontainers does).
+
+Only the errors that mean "not ready yet" are retried (a broker still starting, a request
+that timed out, metadata not there yet); any other error, a programming error above all,
+fails the wait at once. A wait on the cluster uses one AdminClient for all its probes.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from confluent_kafka import KafkaException
+import tenacity
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from infra.errors import StackError
@@ -18,12 +25,53 @@ T = TypeVar("T")
 # librdkafka logs every refused connection while a broker starts; that is expected here.
 QUIET_LOGGER = logging.getLogger("kafkarig.readiness.librdkafka")
 
+# Kafka error codes that mean "the cluster is not there yet", whatever librdkafka's
+# retriable() flag says about them.
+_NOT_READY_CODES = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
+        KafkaError._WAIT_COORD,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError.BROKER_NOT_AVAILABLE,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_CONTROLLER,
+        KafkaError.NETWORK_EXCEPTION,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,  # a topic just created, not yet in the metadata
+    }
+)
+
+
+def is_not_ready(error: BaseException) -> bool:
+    """Whether an error from a probe means "not ready yet" (retry) rather than "wrong" (fail)."""
+    if isinstance(error, TimeoutError | FutureTimeoutError | ConnectionError | NotReadyError):
+        return True
+    if isinstance(error, KafkaException) and error.args:
+        kafka_error = error.args[0]
+        if isinstance(kafka_error, KafkaError):
+            return kafka_error.code() in _NOT_READY_CODES or bool(kafka_error.retriable())
+    return False
+
+
+class NotReadyError(Exception):
+    """Raised by a probe to say "not yet" in its own words."""
+
+
+class _NotYet(Exception):
+    """A probe's answer that the wait does not accept yet."""
+
 
 @dataclass
 class WaitFor(Generic[T]):
     """Poll ``probe`` until it returns a value ``accept`` likes, or time out.
 
-    ``probe`` may raise; the last error or value is reported in the timeout message.
+    ``probe`` may raise an error that ``not_ready`` recognises (default :func:`is_not_ready`):
+    it is retried, and the last one is reported in the timeout message. Any other error ends
+    the wait at once. ``on_wait(elapsed_s, seen)`` is called after every attempt that failed.
     """
 
     expected: str
@@ -33,45 +81,67 @@ class WaitFor(Generic[T]):
     poll_interval_s: float = 0.5
     hint: str | None = None
     on_wait: Callable[[float, str], None] | None = None
+    not_ready: Callable[[BaseException], bool] = field(default=is_not_ready)
 
     def wait(self) -> T:
         """Block until ready; return the accepted value or raise :class:`StackError`."""
         started = time.monotonic()
-        seen = "nothing yet"
-        last_report = started
-        while True:
+        seen = ["nothing yet"]
+
+        def attempt() -> T:
             try:
                 value = self.probe()
-                if self.accept(value):
-                    return value
-                seen = repr(value)
             except Exception as error:
-                seen = f"{type(error).__name__}: {error}"
-            elapsed = time.monotonic() - started
-            if elapsed >= self.timeout_s:
-                raise StackError(
-                    f"timed out after {self.timeout_s:.0f}s waiting for {self.expected}; "
-                    f"last seen: {seen}",
-                    hint=self.hint,
-                )
-            if self.on_wait is not None and time.monotonic() - last_report >= 5:
-                self.on_wait(elapsed, seen)
-                last_report = time.monotonic()
-            time.sleep(self.poll_interval_s)
+                if not self.not_ready(error):
+                    raise
+                seen[0] = f"{type(error).__name__}: {error}"
+                raise _NotYet from error
+            if not self.accept(value):
+                seen[0] = repr(value)
+                raise _NotYet
+            return value
+
+        def report(state: tenacity.RetryCallState) -> None:
+            if self.on_wait is not None:
+                self.on_wait(time.monotonic() - started, seen[0])
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_NotYet),
+            stop=tenacity.stop_after_delay(self.timeout_s),
+            wait=tenacity.wait_fixed(self.poll_interval_s),
+            before_sleep=report,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _NotYet:
+            raise StackError(
+                f"timed out after {self.timeout_s:.0f}s waiting for {self.expected}; "
+                f"last seen: {seen[0]}",
+                hint=self.hint,
+            ) from None
 
 
-def describe_broker_ids(bootstrap_servers: str, request_timeout_s: float = 3.0) -> list[int]:
-    """The node ids of the brokers the cluster reports, via AdminClient ``describe_cluster``."""
-    admin = AdminClient(
+def admin_for_waiting(bootstrap_servers: str) -> AdminClient:
+    """An AdminClient for probing a cluster that may not answer yet (quiet, quick to connect)."""
+    return AdminClient(
         {"bootstrap.servers": bootstrap_servers, "socket.connection.setup.timeout.ms": 3000},
         logger=QUIET_LOGGER,
     )
-    try:
-        cluster = admin.describe_cluster(request_timeout=request_timeout_s).result(
-            timeout=request_timeout_s + 1
-        )
-    except KafkaException as error:
-        raise StackError(f"describe_cluster on {bootstrap_servers} failed: {error}") from error
+
+
+def describe_broker_ids(
+    bootstrap_servers: str, request_timeout_s: float = 3.0, *, admin: AdminClient | None = None
+) -> list[int]:
+    """The node ids of the brokers the cluster reports, via AdminClient ``describe_cluster``.
+
+    Raises the AdminClient's own error (a ``KafkaException``, or a timeout) when the cluster
+    does not answer; :func:`is_not_ready` tells which of those mean "not yet".
+    """
+    client = admin if admin is not None else admin_for_waiting(bootstrap_servers)
+    cluster = client.describe_cluster(request_timeout=request_timeout_s).result(
+        timeout=request_timeout_s + 1
+    )
     return sorted(node.id for node in cluster.nodes)
 
 
@@ -83,9 +153,10 @@ def wait_for_brokers(
     on_wait: Callable[[float, str], None] | None = None,
 ) -> list[int]:
     """Wait until ``describe_cluster`` reports ``expected_brokers`` brokers; return their ids."""
+    admin = admin_for_waiting(bootstrap_servers)
     return WaitFor(
         expected=f"{expected_brokers} broker(s) answering describe_cluster on {bootstrap_servers}",
-        probe=lambda: describe_broker_ids(bootstrap_servers),
+        probe=lambda: describe_broker_ids(bootstrap_servers, admin=admin),
         accept=lambda ids: len(ids) >= expected_brokers,
         timeout_s=timeout_s,
         hint="look at the broker logs (`docker logs <container>`); a broker that exits at "

@@ -4,25 +4,28 @@ One Jinja template (``templates/docker-compose.yml.j2``) serves every topology a
 flavor, because the local images honour the official images' environment contract. The
 template gets its context explicitly from :func:`compose_context`; rendering uses
 ``StrictUndefined``, so a missing value is an error, never an empty string.
+
+Every container carries the hash of its rendered service (:func:`service_hashes`), so that
+``up`` and ``status`` can tell from Docker alone whether what runs is what the stack file
+declares, service by service (a change to the brokers does not touch ZooKeeper).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from infra import config
-from infra.config import Stack
+from infra.config import Stack, compose
 from infra.errors import ConfigError
-from infra.templates import templates_dir
-
-COMPOSE_TEMPLATE = "docker-compose.yml.j2"
+from infra.templates import COMPOSE_TEMPLATE, templates_dir
 
 _ENV_PREFIX = "KAFKA_"
 
@@ -75,23 +78,29 @@ def _environment() -> Environment:
     return environment
 
 
-def compose_context(stack: Stack) -> dict[str, Any]:
-    """Everything the compose template uses, and nothing else."""
+def compose_context(stack: Stack, *, hashes: dict[str, str] | None = None) -> dict[str, Any]:
+    """Everything the compose template uses, and nothing else.
+
+    ``hashes`` are the services' config-hash labels (see :func:`service_hashes`); without
+    them the labels are empty.
+    """
     cluster = stack.cluster
     zookeeper: dict[str, Any] | None = None
     if not stack.is_kraft:
         zookeeper = {
-            "service": config.ZOOKEEPER_SERVICE,
+            "service": compose.ZOOKEEPER_SERVICE,
             "image": stack.zookeeper_image,
-            "client_port": config.ZOOKEEPER_CLIENT_PORT,
+            "client_port": compose.ZOOKEEPER_CLIENT_PORT,
             "connect": stack.zookeeper_connect,
-            "heap": config.ZOOKEEPER_HEAP,
+            "heap": compose.ZOOKEEPER_HEAP,
             "healthcheck": stack.zookeeper_healthcheck,
-            "data_volume": f"{config.ZOOKEEPER_SERVICE}-data",
-            "data_dir": config.ZOOKEEPER_DATA_DIR,
-            "log_volume": f"{config.ZOOKEEPER_SERVICE}-log",
-            "log_dir": config.ZOOKEEPER_LOG_DIR,
+            "data_volume": f"{compose.ZOOKEEPER_SERVICE}-data",
+            "data_dir": compose.ZOOKEEPER_DATA_DIR,
+            "log_volume": f"{compose.ZOOKEEPER_SERVICE}-log",
+            "log_dir": compose.ZOOKEEPER_LOG_DIR,
         }
+    # kafkarig's defaults first, then the user's broker_config, which may override them.
+    broker_settings = {**compose.TEMPLATE_DEFAULT_PROPERTIES, **cluster.broker_config}
     return {
         "project": stack.project,
         "network": stack.network,
@@ -101,25 +110,65 @@ def compose_context(stack: Stack) -> dict[str, Any]:
         "brokers": stack.brokers,
         "cluster_id": stack.cluster_id,
         "quorum_voters": stack.quorum_voters,
-        "internal_port": config.INTERNAL_PORT,
-        "controller_port": config.CONTROLLER_PORT,
+        "internal_port": compose.INTERNAL_PORT,
+        "controller_port": compose.CONTROLLER_PORT,
         "heap": cluster.heap,
         "internal_topic_replication_factor": stack.internal_topic_replication_factor,
         "internal_topic_min_isr": stack.internal_topic_min_isr,
         "extra_environment": [
-            (property_to_env(name), value) for name, value in sorted(cluster.broker_config.items())
+            (property_to_env(name), value) for name, value in sorted(broker_settings.items())
         ],
         "healthcheck": stack.healthcheck,
-        "kafka_data_dir": config.KAFKA_DATA_DIR,
+        "kafka_data_dir": compose.KAFKA_DATA_DIR,
         "zookeeper": zookeeper,
         "volumes": stack.volumes,
+        "labels": stack_labels(stack),
+        "container_labels": {
+            service: {
+                **stack_labels(stack),
+                compose.CONFIG_HASH_LABEL: (hashes or {}).get(service, ""),
+            }
+            for service in stack.services
+        },
     }
+
+
+def stack_labels(stack: Stack) -> dict[str, str]:
+    """The labels kafkarig puts on every container, network and volume of a stack."""
+    labels = {compose.PROJECT_LABEL: stack.project}
+    if stack.source_file is not None:
+        labels[compose.STACK_FILE_LABEL] = str(stack.source_file)
+    return labels
+
+
+def _render(context: dict[str, Any]) -> str:
+    return _environment().get_template(COMPOSE_TEMPLATE).render(context)
+
+
+# A service block of the rendered file: "  <name>:" under "services:", up to the next one.
+_SERVICE_START = re.compile(r"^  ([a-z0-9][a-z0-9_-]*):$", re.MULTILINE)
+
+
+def service_hashes(stack: Stack) -> dict[str, str]:
+    """The hash of each service as rendered (without the hash labels themselves).
+
+    A container whose config-hash label differs from its service's was started from another
+    stack.toml (or another kafkarig template): it is not what the stack file declares now.
+    """
+    text = _render(compose_context(stack))
+    services = text.split("\nservices:\n", 1)[1].split("\nnetworks:\n", 1)[0]
+    starts = list(_SERVICE_START.finditer(services))
+    hashes = {}
+    for index, match in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(services)
+        block = services[match.start() : end]
+        hashes[match.group(1)] = hashlib.sha256(block.encode("utf-8")).hexdigest()[:24]
+    return hashes
 
 
 def render_compose(stack: Stack) -> str:
     """The docker-compose file of a stack, as text."""
-    template = _environment().get_template(COMPOSE_TEMPLATE)
-    return template.render(compose_context(stack))
+    return _render(compose_context(stack, hashes=service_hashes(stack)))
 
 
 def write_compose(stack: Stack, root: Path) -> Path:

@@ -161,11 +161,11 @@ def bench_stack(runs: int) -> None:
         "zookeeper, 1+1": _stack("bench-zk", mode="zookeeper"),
     }
     for name, stack in topologies.items():
-        lifecycle.down(stack, root)
+        lifecycle.down(stack)
         ups, downs = [], []
         for _ in range(runs):
             ups.append(_timed(lambda stack=stack: lifecycle.up(stack, root)))  # type: ignore[misc]
-            downs.append(_timed(lambda stack=stack: lifecycle.down(stack, root)))  # type: ignore[misc]
+            downs.append(_timed(lambda stack=stack: lifecycle.down(stack)))  # type: ignore[misc]
         print(f"stack: {name}: up to topics verified {_median(ups)}")
         print(f"stack: {name}: down {_median(downs)}")
 

@@ -16,10 +16,13 @@ from confluent_kafka import Consumer, Producer
 from python_on_whales import DockerClient
 
 from infra import images, lifecycle
-from infra.config import Stack, build_stack
+from infra.config import Stack, build_stack, load_stack, parse_stack
+from infra.container_plan import KeepContainer
 from infra.docker import require_docker
 from infra.errors import DockerUnavailableError, StackError, TopicError
 from infra.readiness import describe_broker_ids
+from infra.topic_plan import AddPartitions, AlterTopicConfigs, KeepTopic
+from infra.topics import admin_client, describe_topics
 from tests.integration.conftest import free_port
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -74,7 +77,7 @@ def stacks(tmp_path: Path, docker: DockerClient, local_images: list[str]) -> Ite
     started: list[Stack] = []
     yield started
     for stack in started:
-        lifecycle.down(stack, tmp_path)
+        lifecycle.down(stack)
 
 
 def produce(bootstrap: str, topic: str, value: bytes) -> None:
@@ -139,15 +142,17 @@ def test_kraft_single_node_up_is_idempotent_and_down_leaves_nothing(
     again = lifecycle.up(stack, tmp_path)
     assert [t.created for t in again.topics] == [False, False]
     assert docker.container.inspect("kafka").id == container_id
+    assert again.containers == [], "a stack up as declared is left alone"
+    assert all(isinstance(a, KeepContainer) for a in again.plan.of_kind("container"))
 
-    status = lifecycle.status(stack, tmp_path)
+    status = lifecycle.status(stack)
     assert [(s.container, s.ok) for s in status.services] == [("kafka", True)]
     assert status.topics["user-events"].partitions == 3
 
-    lifecycle.down(stack, tmp_path)
+    lifecycle.down(stack)
     assert leftovers(docker, "it-kraft1") == NOTHING
-    lifecycle.down(stack, tmp_path)  # safe twice
-    assert lifecycle.status(stack, tmp_path).services == []
+    lifecycle.down(stack)  # safe twice
+    assert lifecycle.status(stack).services == []
 
 
 def test_kraft_three_nodes_give_a_topic_three_in_sync_replicas(
@@ -166,7 +171,7 @@ def test_kraft_three_nodes_give_a_topic_three_in_sync_replicas(
     (orders,) = report.topics
     assert orders.state.replication_factor == 3
     assert orders.state.in_sync_replicas == 3
-    lifecycle.down(stack, tmp_path)
+    lifecycle.down(stack)
     assert leftovers(docker, "it-kraft3") == NOTHING
 
 
@@ -184,7 +189,7 @@ def test_zookeeper_mode_one_zookeeper_one_broker(
     assert report.topics[0].state.partitions == 3
     produce(stack.bootstrap_servers, "user-events", b"zk")
     assert consume_all(stack.bootstrap_servers, "user-events") == [b"zk"]
-    lifecycle.down(stack, tmp_path)
+    lifecycle.down(stack)
     assert leftovers(docker, "it-zk1") == NOTHING
 
 
@@ -195,13 +200,13 @@ def test_data_survives_down_with_kept_volumes_then_up(
     stacks.append(stack)
     lifecycle.up(stack, tmp_path)
     produce(stack.bootstrap_servers, "kept", b"still here")
-    lifecycle.down(stack, tmp_path, keep_data=True)
+    lifecycle.down(stack, keep_data=True)
     assert leftovers(docker, "it-keep")["containers"] == []
     assert leftovers(docker, "it-keep")["volumes"] == ["it-keep_kafka-data"]
     report = lifecycle.up(stack, tmp_path)
     assert report.topics[0].created is False
     assert consume_all(stack.bootstrap_servers, "kept") == [b"still here"]
-    lifecycle.down(stack, tmp_path)
+    lifecycle.down(stack)
     assert leftovers(docker, "it-keep") == NOTHING
 
 
@@ -217,7 +222,8 @@ def test_a_broker_with_bad_config_fails_fast_with_its_log_and_leaves_nothing(
     message = caught.value.render()
     assert "container kafka exited with code 1" in message
     assert "forever" in message  # the broker's own complaint, from its log tail
-    assert "exit code:" in message and "compose" in message
+    assert "what this up did: created kafka" in message
+    assert "removed container(s) kafka" in message
     assert elapsed < stack.healthcheck.budget_s / 2, "up waited instead of failing fast"
     assert leftovers(docker, "it-bad") == NOTHING
 
@@ -237,24 +243,215 @@ def test_a_port_in_use_is_reported_before_anything_starts(
     assert leftovers(docker, "it-port") == NOTHING
 
 
-def test_an_existing_topic_that_differs_from_stack_toml_is_reported(
-    tmp_path: Path, stacks: list[Stack]
-) -> None:
-    stack = make_stack("it-differ", topics=[{"name": "t1", "partitions": 2}])
-    stacks.append(stack)
-    lifecycle.up(stack, tmp_path)
-    changed = build_stack(
+def restack(stack: Stack, topics: list[dict[str, Any]], **cluster: Any) -> Stack:
+    """The same stack (project, cluster) with other topics or cluster keys."""
+    return build_stack(
         {
-            "stack": {"project": "it-differ"},
-            "cluster": stack.cluster.model_dump(exclude_none=True),
-            "topics": [{"name": "t1", "partitions": 4, "config": {"retention.ms": "1000"}}],
+            "stack": {"project": stack.project},
+            "cluster": stack.cluster.model_dump(exclude_none=True) | cluster,
+            "topics": topics,
         },
         env={},
     )
+
+
+def test_plan_then_up_adds_partitions_and_sets_configs_and_refuses_fewer_partitions(
+    tmp_path: Path, docker: DockerClient, stacks: list[Stack]
+) -> None:
+    three = [{"name": "t1", "partitions": 3, "config": {"retention.ms": 604800000}}]
+    stack = make_stack("it-plan", topics=three)
+    stacks.append(stack)
+    lifecycle.up(stack, tmp_path)
+    container_id = docker.container.inspect("kafka").id
+
+    six = restack(stack, [{"name": "t1", "partitions": 6, "config": {"retention.ms": 3600000}}])
+    plan = lifecycle.plan(six)
+    assert [type(a) for a in plan.of_kind("topic")] == [AddPartitions, AlterTopicConfigs]
+    assert "partitions 3 -> 6" in plan.render(["topic"])
+    assert "retention.ms 604800000 -> 3600000" in plan.render(["topic"])
+    assert plan.refusals == []
+
+    report = lifecycle.up(six, tmp_path)
+    assert report.containers == [], "a topic change restarts nothing"
+    assert docker.container.inspect("kafka").id == container_id
+    [topic] = report.topics
+    assert topic.changed == ("partitions 3 -> 6", "retention.ms 604800000 -> 3600000")
+    state = describe_topics(admin_client(stack.bootstrap_servers), ["t1"])["t1"]
+    assert (state.partitions, state.configs["retention.ms"]) == (6, "3600000")
+    assert [type(a) for a in lifecycle.plan(six).of_kind("topic")] == [KeepTopic]
+
+    back = restack(stack, [{"name": "t1", "partitions": 3, "config": {"retention.ms": 1000}}])
+    refused = lifecycle.plan(back).refusals
+    assert [a.describe() for a in refused] == ["6 partitions, stack.toml declares 3"]
     with pytest.raises(TopicError) as caught:
-        lifecycle.up(changed, tmp_path)
-    assert "topic t1 exists with 2 partition(s), stack.toml declares 4" in caught.value.message
-    assert "retention.ms=604800000, stack.toml declares retention.ms=1000" in caught.value.message
+        lifecycle.up(back, tmp_path)
+    message = caught.value.render()
+    assert "topic t1: 6 partitions, stack.toml declares 3" in message
+    assert "why: Kafka cannot take partitions away from a topic" in message
+    assert "instead: declare partitions = 6" in message
+    assert "nothing was changed" in message and "left running" in message
+    state = describe_topics(admin_client(stack.bootstrap_servers), ["t1"])["t1"]
+    assert (state.partitions, state.configs["retention.ms"]) == (6, "3600000"), "nothing applied"
+    assert [s.ok for s in lifecycle.status(back).services] == [True]
+
+
+def test_configs_are_compared_as_the_broker_normalises_them(
+    tmp_path: Path, stacks: list[Stack]
+) -> None:
+    stack = make_stack(
+        "it-values",
+        topics=[{"name": "t1", "config": {"retention.ms": 1000, "cleanup.policy": "delete"}}],
+        broker_config={"auto.create.topics.enable": True, "num.partitions": 2},
+    )
+    stacks.append(stack)
+    lifecycle.up(stack, tmp_path)
+
+    port = stack.cluster.port
+    for written in ("1e3", '"1000"', "1000.0"):
+        text = (
+            f'[stack]\nproject = "it-values"\n[cluster]\nflavor = "local"\nport = {port}\n'
+            '[cluster.broker_config]\n"auto.create.topics.enable" = true\n'
+            '"num.partitions" = 2\n[[topics]]\nname = "t1"\n'
+            f'config = {{ "retention.ms" = {written}, "cleanup.policy" = "delete" }}\n'
+        )
+        plan = lifecycle.plan(parse_stack(text, env={}))
+        assert [type(a) for a in plan.of_kind("topic")] == [KeepTopic], (written, plan.changes)
+    # Auto-creation was asked for: the plan says undeclared topics may appear, and they do.
+    assert any("undeclared" not in n and "may appear" in n for n in plan.notes)
+    produce(stack.bootstrap_servers, "not-declared", b"x")
+    assert (
+        describe_topics(admin_client(stack.bootstrap_servers), ["not-declared"])[
+            "not-declared"
+        ].partitions
+        == 2
+    )
+
+
+def test_a_topic_failure_leaves_the_running_stack_as_it_is(
+    tmp_path: Path, docker: DockerClient, stacks: list[Stack]
+) -> None:
+    stack = make_stack("it-topicfail", topics=[{"name": "ok"}])
+    stacks.append(stack)
+    lifecycle.up(stack, tmp_path)
+    container_id = docker.container.inspect("kafka").id
+
+    bad = restack(stack, [{"name": "ok"}, {"name": "bad", "config": {"retention.ms": "forever"}}])
+    with pytest.raises(TopicError) as caught:
+        lifecycle.up(bad, tmp_path)
+    message = caught.value.render()
+    assert "topic bad:" in message and "the broker rejects it" in message
+    assert "forever" in message
+    assert "left running" in message
+    assert docker.container.inspect("kafka").id == container_id
+    assert docker.container.inspect("kafka").state.running
+    assert "bad" not in describe_topics(admin_client(stack.bootstrap_servers))
+
+
+def write_stack_file(path: Path, project: str, port: int) -> Path:
+    path.write_text(
+        f'[stack]\nproject = "{project}"\n[cluster]\nflavor = "local"\nport = {port}\n'
+        '[[topics]]\nname = "user-events"\npartitions = 3\n'
+    )
+    return path
+
+
+def up_from_file(root: Path, project: str, stacks: list[Stack]) -> tuple[Path, Stack]:
+    """Write ``root/stack.toml`` for ``project``, load it and bring it up."""
+    stack_file = write_stack_file(root / "stack.toml", project, free_port_block(1))
+    stack = load_stack(stack_file, env={})
+    stacks.append(stack)
+    lifecycle.up(stack, root)
+    return stack_file, stack
+
+
+def test_down_after_the_project_was_renamed_removes_everything_of_the_old_stack(
+    tmp_path: Path, docker: DockerClient, stacks: list[Stack]
+) -> None:
+    stack_file, old = up_from_file(tmp_path, "it-old", stacks)
+    assert leftovers(docker, "it-old")["containers"] == ["kafka"]
+
+    write_stack_file(stack_file, "it-new", old.cluster.port)
+    report = lifecycle.down(load_stack(stack_file, env={}))
+
+    assert report.projects == ["it-old"]
+    assert leftovers(docker, "it-old") == NOTHING
+    assert leftovers(docker, "it-new") == NOTHING
+
+
+def kafkarig_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m infra ARGS`` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def test_down_by_project_removes_a_stack_whose_stack_file_is_gone(
+    tmp_path: Path, docker: DockerClient, stacks: list[Stack]
+) -> None:
+    stack_file, _ = up_from_file(tmp_path, "it-gone", stacks)
+    stack_file.unlink()
+
+    listed = kafkarig_cli("ls", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith("it-gone ")]
+    assert "up (1/1 healthy)" in row and str(stack_file) in row
+
+    without_file = kafkarig_cli("down", cwd=tmp_path)
+    assert without_file.returncode == 1
+    assert "kafkarig down --project NAME" in without_file.stderr
+    assert leftovers(docker, "it-gone")["containers"] == ["kafka"]
+
+    result = kafkarig_cli("down", "--project", "it-gone", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "stack it-gone is down" in result.stdout
+    assert leftovers(docker, "it-gone") == NOTHING
+    assert "it-gone" not in kafkarig_cli("ls", cwd=tmp_path).stdout
+
+
+def test_down_by_project_leaves_a_compose_project_kafkarig_did_not_start(
+    tmp_path: Path, docker: DockerClient
+) -> None:
+    compose_file = tmp_path / "compose.yml"
+    compose_file.write_text(
+        f'services:\n  sleeper:\n    image: {images.BASE_IMAGE}\n    command: ["sleep", "120"]\n'
+    )
+    foreign = DockerClient(compose_files=[compose_file], compose_project_name="it-foreign")
+    foreign.compose.up(detach=True, pull="never", quiet=True)
+    try:
+        result = kafkarig_cli("down", "--project", "it-foreign", cwd=tmp_path)
+        assert result.returncode == 1
+        assert "was not started by kafkarig" in result.stderr
+        assert leftovers(docker, "it-foreign")["containers"] == ["it-foreign-sleeper-1"]
+        assert "it-foreign" not in kafkarig_cli("ls", cwd=tmp_path).stdout
+    finally:
+        foreign.compose.down(timeout=1, volumes=True, quiet=True)
+
+
+def test_a_failing_up_after_an_edit_tells_what_it_did(
+    tmp_path: Path, docker: DockerClient, stacks: list[Stack]
+) -> None:
+    stack = make_stack("it-edit", topics=[{"name": "kept", "partitions": 1}])
+    stacks.append(stack)
+    lifecycle.up(stack, tmp_path)
+    produce(stack.bootstrap_servers, "kept", b"still here")
+
+    edited = restack(stack, [{"name": "kept"}], broker_config={"log.retention.hours": "forever"})
+    with pytest.raises(StackError) as caught:
+        lifecycle.up(edited, tmp_path)
+
+    message = caught.value.render()
+    assert "what this up did: recreated kafka (stack.toml changed since it started)" in message
+    assert "removed container(s) kafka; network it-edit_it-edit" in message
+    assert "kept the volume(s) it-edit_kafka-data" in message
+    assert "left alone" not in message and "as it was" not in message
+    assert leftovers(docker, "it-edit") == {
+        "containers": [],
+        "networks": [],
+        "volumes": ["it-edit_kafka-data"],
+    }
+    # The data this up kept is there for the next good up.
+    lifecycle.up(stack, tmp_path)
+    assert consume_all(stack.bootstrap_servers, "kept") == [b"still here"]
 
 
 def test_a_local_image_that_is_not_built_names_nox_image(
@@ -330,7 +527,7 @@ def test_down_after_the_stack_shrank_removes_every_volume_of_the_project(
         {"stack": {"project": "it-shrink"}, "cluster": {"flavor": "local", "brokers": 1}},
         env={},
     )
-    lifecycle.down(one, tmp_path)
+    lifecycle.down(one)
     assert leftovers(docker, "it-shrink") == NOTHING
 
 

@@ -56,3 +56,23 @@ def test_an_unknown_kafka_version_for_the_image_build_is_refused_before_any_work
     assert result.returncode == 1
     assert "unknown Kafka version 'latest'" in result.stderr
     assert "Hint:" in result.stderr
+
+
+def test_help_names_ls_plan_and_down_by_project(tmp_path: Path) -> None:
+    top = kafkarig("--help", cwd=tmp_path).stdout
+    down = kafkarig("down", "--help", cwd=tmp_path).stdout
+    up = kafkarig("up", "--help", cwd=tmp_path).stdout
+
+    for command in ("ls", "plan", "down", "up", "status"):
+        assert command in top
+    assert "--project NAME" in down
+    assert "--verbose" in up
+
+
+def test_down_without_its_stack_file_points_at_down_by_project(tmp_path: Path) -> None:
+    result = kafkarig("down", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "stack.toml not found" in result.stderr
+    assert "kafkarig down --project NAME" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -137,6 +137,20 @@ def test_load_stack_reads_the_process_environment_by_default(
     assert load_stack(path).cluster.flavor == "confluent"
 
 
+def test_the_environment_note_appears_only_for_the_overridden_key() -> None:
+    message = invalid(cluster(brokers=0), env={"KAFKARIG_FLAVOR": "local"})
+
+    assert "KAFKARIG_FLAVOR" not in message
+
+
+def test_a_loaded_stack_knows_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "team.toml"
+    path.write_text("")
+
+    assert load_stack(path, env={}).source_file == path.resolve()
+    assert parse_stack("", env={}).source_file is None
+
+
 def test_invalid_env_flavor_is_reported_as_coming_from_the_environment() -> None:
     message = invalid({}, env={"KAFKARIG_FLAVOR": "loca"})
 
@@ -269,6 +283,18 @@ def test_topic_config_values_are_stored_as_strings(make_stack: StackFactory) -> 
         "preallocate": "true",
         "min.cleanable.dirty.ratio": "0.5",
     }
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [(1e3, "1000"), (1000, "1000"), ("1000", "1000"), (6.048e8, "604800000"), (0.25, "0.25")],
+)
+def test_topic_config_numbers_are_stored_as_kafka_reads_them(
+    make_stack: StackFactory, written: object, stored: str
+) -> None:
+    [topic] = make_stack(topics=[{"name": "t", "config": {"retention.ms": written}}]).topics
+
+    assert topic.config["retention.ms"] == stored
 
 
 def test_topic_config_rejects_tables_and_bad_names() -> None:
@@ -425,11 +451,41 @@ def test_broker_config_values_are_stored_as_strings(make_stack: StackFactory) ->
     }
 
 
-@pytest.mark.parametrize("name", ["listeners", "node.id", "log.dirs", "auto.create.topics.enable"])
+@pytest.mark.parametrize("name", ["listeners", "node.id", "log.dirs", "inter.broker.listener.name"])
 def test_broker_config_cannot_set_what_the_template_sets(name: str) -> None:
     message = invalid(cluster(broker_config={name: "x"}))
 
     assert f'server property "{name}" is set by kafkarig\'s compose template' in message
+
+
+def test_auto_creation_is_off_by_default_and_may_be_turned_on(make_stack: StackFactory) -> None:
+    assert make_stack().cluster.auto_create_topics is False
+
+    stack = make_stack(
+        brokers=3,
+        broker_config={
+            "auto.create.topics.enable": True,
+            "num.partitions": 6,
+            "default.replication.factor": 3,
+        },
+    )
+
+    assert stack.cluster.auto_create_topics is True
+    assert stack.cluster.broker_config["num.partitions"] == "6"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("auto.create.topics.enable", "yes", 'auto.create.topics.enable = "yes"; expected true'),
+        ("num.partitions", 0, 'num.partitions = "0"; allowed: an integer, at least 1'),
+        ("default.replication.factor", 2, 'default.replication.factor = "2"; allowed: an '),
+    ],
+)
+def test_auto_creation_settings_are_checked(key: str, value: object, expected: str) -> None:
+    message = invalid(cluster(brokers=1, broker_config={key: value}))
+
+    assert f'[cluster] broker_config."{key}": {expected}' in message
 
 
 @pytest.mark.parametrize("name", ["heap.opts", "jmx.port", "log4j.root.loglevel", "version"])

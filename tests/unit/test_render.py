@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,17 +19,23 @@ import jinja2
 import pytest
 import yaml
 
-from infra.config import Stack
+from infra.config import (
+    LAUNCHER_VARIABLES,
+    TEMPLATE_DEFAULT_PROPERTIES,
+    TEMPLATE_OWNED_PROPERTIES,
+    Stack,
+    load_stack,
+)
 from infra.render import (
-    COMPOSE_TEMPLATE,
     compose_context,
     env_to_property,
     property_to_env,
     render_compose,
+    service_hashes,
     write_compose,
     yaml_string,
 )
-from infra.templates import templates_dir
+from infra.templates import COMPOSE_TEMPLATE, templates_dir
 
 from .conftest import StackFactory
 
@@ -246,7 +253,9 @@ def test_every_broker_keeps_its_data_in_a_declared_named_volume(make_stack: Stac
             "/var/lib/kafka/data"
         )
     assert list(document["volumes"]) == stack.volumes == sorted(document["volumes"])
-    assert document["networks"] == {stack.project: {"driver": "bridge"}}
+    assert document["networks"] == {
+        stack.project: {"driver": "bridge", "labels": {"dev.kafkarig.project": stack.project}}
+    }
 
 
 def test_broker_settings_become_environment_variables(make_stack: StackFactory) -> None:
@@ -383,3 +392,108 @@ def test_every_template_set_variable_maps_to_its_property(make_stack: StackFacto
     assert {"node.id", "process.roles", "listeners", "advertised.listeners", "log.dirs"} <= (
         properties
     )
+
+
+# --------------------------------------------------------------------------- compose knowledge
+
+
+def test_the_template_sets_exactly_the_properties_kafkarig_owns_or_defaults() -> None:
+    source = (templates_dir() / COMPOSE_TEMPLATE).read_text(encoding="utf-8")
+    written = set(re.findall(r"^\s+(KAFKA_[A-Z0-9_]+):", source, flags=re.MULTILINE))
+
+    properties = {env_to_property(variable) for variable in written - LAUNCHER_VARIABLES}
+
+    assert properties == set(TEMPLATE_OWNED_PROPERTIES), (
+        "the template's KAFKA_* keys and TEMPLATE_OWNED_PROPERTIES in infra/config/compose.py "
+        "must name the same properties"
+    )
+    assert not properties & set(TEMPLATE_DEFAULT_PROPERTIES), "defaults come from the context"
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_STACKS))
+def test_every_rendered_broker_property_is_owned_defaulted_or_the_users(
+    make_stack: StackFactory, name: str
+) -> None:
+    stack = golden_stack(make_stack, name)
+    services = parse(render_compose(stack))["services"]
+    allowed = (
+        set(TEMPLATE_OWNED_PROPERTIES)
+        | set(TEMPLATE_DEFAULT_PROPERTIES)
+        | set(stack.cluster.broker_config)
+    )
+
+    for broker in stack.brokers:
+        variables = set(services[broker.service]["environment"])
+        properties = {
+            env_to_property(v) for v in variables - LAUNCHER_VARIABLES if v.startswith("KAFKA_")
+        }
+        assert properties <= allowed
+        assert set(TEMPLATE_DEFAULT_PROPERTIES) <= properties
+
+
+def test_auto_creation_may_be_turned_on_in_broker_config(make_stack: StackFactory) -> None:
+    stack = make_stack(
+        broker_config={"auto.create.topics.enable": True, "num.partitions": 3},
+    )
+    text = render_compose(stack)
+    environment = parse(text)["services"]["kafka"]["environment"]
+
+    assert environment["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "true"
+    assert environment["KAFKA_NUM_PARTITIONS"] == "3"
+    assert text.count("KAFKA_AUTO_CREATE_TOPICS_ENABLE") == 1
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def test_every_container_and_the_network_are_labelled_with_the_project(
+    make_stack: StackFactory,
+) -> None:
+    stack = make_stack(project="orders", mode="zookeeper", flavor="local", brokers=2)
+    document = parse(render_compose(stack))
+
+    for service in document["services"].values():
+        assert service["labels"]["dev.kafkarig.project"] == "orders"
+    assert document["networks"]["orders"]["labels"] == {"dev.kafkarig.project": "orders"}
+    # compose would ask before recreating a volume whose labels changed: volumes have none.
+    assert all(volume == {} for volume in document["volumes"].values())
+
+
+def test_a_stack_read_from_a_file_labels_everything_with_that_file(tmp_path: Path) -> None:
+    path = tmp_path / "team.toml"
+    path.write_text('[stack]\nproject = "team"\n[cluster]\nflavor = "local"\n')
+    document = parse(render_compose(load_stack(path, env={})))
+
+    assert document["services"]["kafka"]["labels"]["dev.kafkarig.stack-file"] == str(path)
+    assert document["networks"]["team"]["labels"]["dev.kafkarig.stack-file"] == str(path)
+
+
+def test_each_container_carries_the_hash_of_its_rendered_service(make_stack: StackFactory) -> None:
+    stack = make_stack(mode="zookeeper", flavor="local", brokers=2)
+    services = parse(render_compose(stack))["services"]
+    hashes = service_hashes(stack)
+
+    assert set(hashes) == set(stack.services)
+    for name, service in services.items():
+        assert service["labels"]["dev.kafkarig.config-hash"] == hashes[name]
+    assert len(set(hashes.values())) == 3
+
+
+def test_a_broker_setting_changes_the_brokers_hashes_only(make_stack: StackFactory) -> None:
+    before = service_hashes(make_stack(mode="zookeeper", flavor="local", brokers=2))
+    after = service_hashes(
+        make_stack(
+            mode="zookeeper", flavor="local", brokers=2, broker_config={"log.retention.hours": 1}
+        )
+    )
+
+    assert after["zookeeper"] == before["zookeeper"]
+    assert after["kafka-1"] != before["kafka-1"]
+    assert after["kafka-2"] != before["kafka-2"]
+
+
+def test_the_templates_are_found_as_package_data() -> None:
+    import importlib.resources
+
+    assert templates_dir() == Path(str(importlib.resources.files("kafkarig_templates")))
+    assert (templates_dir() / "image").is_dir()

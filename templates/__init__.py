@@ -1,0 +1,1 @@
+"""kafkarig's Jinja templates, installed as the package ``kafkarig_templates`` (package data)."""
