@@ -7,10 +7,8 @@ moment and ask Maven Central for its index page.
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
-import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -24,7 +22,10 @@ from python_on_whales.exceptions import DockerException
 
 from infra import images
 from infra.config import ZOOKEEPER_HEAP, Stack
+from infra.config.compose import COMPOSE_PROJECT_LABEL
 from infra.docker import PROVISION_HINT, docker_client
+from infra.errors import StackError
+from infra.prechecks import port_in_use
 
 Status = Literal["ok", "warn", "FAIL"]
 PROVISION = "run `sudo bash infra/provision.sh` (or `bash infra/run.sh ...`, which does it)"
@@ -139,25 +140,11 @@ def check_images(client: DockerClient, stack: Stack | None) -> list[Check]:
     return checks
 
 
-def port_in_use(host: str, port: int) -> bool:
-    """Whether something listens on ``host:port`` (a bind that fails with EADDRINUSE)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return True
-            raise
-    return False
-
-
 def check_ports(client: DockerClient, stack: Stack) -> Check:
     """The stack's host ports are free, or published by the stack itself."""
     ours: set[int] = set()
     for container in client.container.list(
-        filters=[("label", f"com.docker.compose.project={stack.project}")]
+        filters=[("label", f"{COMPOSE_PROJECT_LABEL}={stack.project}")]
     ):
         for bindings in (container.network_settings.ports or {}).values():
             ours.update(int(b["HostPort"]) for b in bindings or [] if b.get("HostPort"))
@@ -169,9 +156,8 @@ def check_ports(client: DockerClient, stack: Stack) -> Check:
                 mine.append(address)
             elif port_in_use(stack.cluster.host, broker.host_port):
                 taken.append(address)
-        except OSError as error:
-            return Check("ports", "FAIL", f"cannot bind {address}: {error.strerror}",
-                         "[cluster] host must be an address of this machine")  # fmt: skip
+        except StackError as error:
+            return Check("ports", "FAIL", error.message, error.hint or "")
     if taken:
         return Check(
             "ports",

@@ -67,7 +67,8 @@ def ensure_images(client: DockerClient, stack: Stack) -> None:
             ) from error
 
 
-def _port_in_use(host: str, port: int) -> bool:
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on ``host:port``; StackError when it cannot be bound at all."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -89,7 +90,7 @@ def check_ports(client: DockerClient, stack: Stack, ours: set[str]) -> None:
     names of its running containers)."""
     taken = []
     for broker in stack.brokers:
-        if broker.service in ours or not _port_in_use(stack.cluster.host, broker.host_port):
+        if broker.service in ours or not port_in_use(stack.cluster.host, broker.host_port):
             continue
         owner = "another process"
         for container in client.container.list(filters=[("publish", str(broker.host_port))]):
