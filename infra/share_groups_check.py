@@ -32,6 +32,7 @@ from infra.share_groups import (
     required_share_version,
 )
 
+STATE_TOPIC_REPLICAS: Final = "share.coordinator.state.topic.replication.factor"
 _FEATURE_LINE: Final = re.compile(r"Feature:\s*(\S+).*?FinalizedVersionLevel:\s*(\S+)")
 
 
@@ -93,6 +94,13 @@ def verify_share_groups(
     for key, value in broker_properties(section).items():
         if broker.get(key, "") != value:
             problems.append(f"broker {key} is {broker.get(key)!r}, declared {value!r}")
+    brokers = len(admin.list_topics(timeout=timeout_s).brokers)
+    state_replicas = int(broker.get(STATE_TOPIC_REPLICAS, "3"))
+    if state_replicas > brokers:
+        problems.append(
+            f"{STATE_TOPIC_REPLICAS} is {state_replicas} on {brokers} broker(s): the share "
+            "state topic cannot be created and share consumers receive nothing"
+        )
     for group in section.groups:
         actual = described.get((ResourceType.GROUP, group.name), {})
         for key, value in group.group_configs(section.dlq_topic_prefix).items():

@@ -184,10 +184,10 @@ def run_in_process(run: RouteRun, bootstrap: str, topics: Topics, group: str) ->
         with RetryingConsumer(
             bootstrap, topics.source, group_id=group, policy=POLICY, config=FAST_GROUP
         ) as consumer:
-            finished = consumer.run(handler, max_messages=len(run.ids), idle_timeout_s=30).finished
+            finished = consumer.run(handler, max_messages=len(run.ids), idle_timeout_s=60).finished
     else:
         with ShareGroupConsumer(bootstrap, topics.source, group_id=group, policy=POLICY) as share:
-            finished = share.run(handler, max_messages=len(run.ids), idle_timeout_s=30).finished
+            finished = share.run(handler, max_messages=len(run.ids), idle_timeout_s=60).finished
     if finished != len(run.ids):
         raise HarnessError(f"{run.route}/{run.scenario}: finished {finished} of {len(run.ids)}")
 
@@ -308,6 +308,35 @@ def prepare_share_group(admin: AdminClient, group: str, dlq_topic: str) -> int:
     if problems:
         raise HarnessError("the share group's DLQ would drop dead letters: " + "; ".join(problems))
     return lock_ms
+
+
+def probe_share_dlq(
+    bootstrap: str, admin: AdminClient, topics: Topics, group: str, *, timeout_s: float = 90.0
+) -> str | None:
+    """Reject one record through a share group; why the broker DLQ is unusable, or ``None``.
+
+    Also a readiness wait: the first share group of a fresh broker waits for the share
+    coordinator's state topic (``group.share.initialize.retry.interval.ms``, 30 s), so the
+    probe allows ``timeout_s`` for its record to arrive.
+    """
+    try:
+        prepare_share_group(admin, group, topics.dlq)
+        produce(bootstrap, topics.source, ["probe"], undecodable="probe")
+        with ShareGroupConsumer(bootstrap, topics.source, group_id=group) as consumer:
+            stats = consumer.run(
+                lambda value, message: None, max_messages=1, idle_timeout_s=timeout_s
+            )
+    except HarnessError as error:
+        return f"this cluster has no share groups: {error.message}"
+    if stats.dlq != 1:
+        return f"the probe record was not rejected within {timeout_s} s ({stats})"
+    if not read_dlq(bootstrap, topics.dlq, 1, timeout_s=20):
+        return (
+            "share groups work but the broker wrote no dead letter within 20 s: the cluster "
+            "lacks the KIP-1191 DLQ (share.version < 2; kafka-features upgrade --feature "
+            "share.version=2)"
+        )
+    return None
 
 
 def run_scenario(

@@ -23,14 +23,12 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness.dlq_dialects import SHARE_HEADER_NAMES
-from harness.errors import ConsumerError, HarnessError
 from harness.share_admin import (
     BROKER_DLQ_PREFIX,
     DEFAULT_DLQ_PREFIX,
     DLQ_TOPIC_ENABLE,
     broker_configs,
 )
-from harness.share_consumer import ShareGroupConsumer
 from harness.smoke.routes import (
     ROUTE_NAMES,
     SCENARIOS,
@@ -38,9 +36,7 @@ from harness.smoke.routes import (
     RouteRun,
     Scenario,
     Topics,
-    prepare_share_group,
-    produce,
-    read_dlq,
+    probe_share_dlq,
     run_scenario,
     side_by_side_table,
 )
@@ -135,23 +131,10 @@ def share_dlq_available(
     make_topics: MakeTopics,
     groups: Callable[[str], str],
 ) -> None:
-    """Skip the module unless a rejected record reaches the broker's DLQ within 20 s."""
-    topics, group = make_topics("share"), groups("probe")
-    try:
-        prepare_share_group(admin, group, topics.dlq)
-        produce(bootstrap_servers, topics.source, ["probe"], undecodable="probe")
-        with ShareGroupConsumer(bootstrap_servers, topics.source, group_id=group) as consumer:
-            stats = consumer.run(lambda value, message: None, max_messages=1, idle_timeout_s=20)
-    except (ConsumerError, HarnessError) as error:
-        pytest.skip(f"this cluster has no share groups: {error.message}")
-    if stats.dlq != 1:
-        pytest.skip(f"the probe record was not rejected ({stats})")
-    if not read_dlq(bootstrap_servers, topics.dlq, 1, timeout_s=20):
-        pytest.skip(
-            "share groups work but the broker wrote no dead letter within 20 s: the cluster "
-            "lacks the KIP-1191 DLQ (share.version < 2; kafka-features upgrade --feature "
-            "share.version=2)"
-        )
+    """Skip the module, with the reason, unless a rejected record reaches the broker's DLQ."""
+    reason = probe_share_dlq(bootstrap_servers, admin, make_topics("share"), groups("probe"))
+    if reason is not None:
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,14 @@ from harness.dlq_dialects import SHARE_HEADER_NAMES
 from harness.errors import ConsumerError
 from harness.share_admin import DLQ_TOPIC_ENABLE
 from harness.share_consumer import ShareGroupConsumer
-from harness.smoke.routes import SCENARIOS, Scenario, Topics, read_dlq, run_scenario
+from harness.smoke.routes import (
+    SCENARIOS,
+    Scenario,
+    Topics,
+    probe_share_dlq,
+    read_dlq,
+    run_scenario,
+)
 from infra.readiness import wait_for_brokers
 from infra.share_groups import (
     FEATURE_TOOL_CLASS,
@@ -65,7 +72,12 @@ SECTION = ShareGroupsSection.model_validate(
 
 
 def _env(port: int, name: str) -> dict[str, str]:
-    properties = broker_properties(SECTION)
+    # The share coordinator's state topic defaults to 3 replicas: on one broker it is never
+    # created and share consumers silently receive nothing (the compose template sets 1).
+    properties = broker_properties(SECTION) | {
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+    }
     share_env = {"KAFKA_" + key.upper().replace(".", "_"): v for key, v in properties.items()}
     return kraft_env(1, port, "1@localhost:19093", name) | share_env
 
@@ -91,6 +103,8 @@ def share_broker(docker: DockerClient, local_images: list[str]) -> Iterator[tupl
     try:
         bootstrap = f"localhost:{port}"
         wait_for_brokers(bootstrap, 1, timeout_s=120)
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        assert probe_share_dlq(bootstrap, admin, _topics(admin, "probe"), "it-probe") is None
         yield bootstrap, container
     finally:
         container.remove(force=True, volumes=True)
@@ -217,6 +231,7 @@ def test_share_version_0_refuses_share_consumers_until_kafka_features_upgrades_i
     ]
     assert "share.version was upgraded to 2" in str(container.execute(upgrade))
     assert _features(container)["share.version"] == "2"
+    assert probe_share_dlq(bootstrap, admin, _topics(admin, "sv2"), "it-sv2-probe") is None
     run = run_scenario("share", "undecodable", bootstrap, topics, "it-sv2", tmp_path, admin)
     assert run.dlq == [run.victim], "after the upgrade the broker dead-letters"
     assert read_dlq(bootstrap, topics.dlq, 1, timeout_s=5)
