@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,9 @@ from infra.config import STACK_FILE_NAME, Stack, load_stack
 from infra.docker import docker_failure
 from infra.errors import ConfigError, KafkarigError
 from infra.topic_plan import differences
+
+#: Entry point group of command plugins: each is a ``register(subparsers)`` callable.
+PLUGIN_GROUP = "kafkarig.commands"
 
 
 def _cmd_image(args: argparse.Namespace) -> int:
@@ -293,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stack_option(render)
     render.add_argument("--print", action="store_true", help="print the file, not its path")
     render.set_defaults(handler=_cmd_render)
+    # Commands from other packages (e.g. harness's `dlq`): infra never imports them itself.
+    for plugin in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            plugin.load()(commands)
+        except Exception as error:  # a broken plugin must not take the built-in commands down
+            print(f"kafkarig: warning: plugin {plugin.name!r} not loaded: {error}", file=sys.stderr)
     return parser
 
 
