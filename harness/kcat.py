@@ -4,6 +4,11 @@
 JSON envelope per line into :class:`KcatRecord` (key, payload and header values are given
 back as the exact bytes on the wire). :func:`list_metadata` runs ``kcat -L -J``.
 
+Client properties (``config``: TLS, SASL, anything librdkafka takes) reach kcat in a private
+config file (mode 0600, removed afterwards) given as ``-F``, never as ``-X`` arguments that
+would show a password in the process list. Because ``-F`` is always given, kcat reads
+exactly those properties and not a user's default ``~/.config/kcat.conf``.
+
 A missing binary raises :class:`~harness.errors.KcatNotFoundError` with an install hint; a
 non-zero exit raises :class:`~harness.errors.KcatError` with the command, the exit code and
 the tail of stderr; a run past ``timeout_s`` is killed and raises
@@ -16,10 +21,13 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
+from harness.client_config import render_client_config
 from harness.errors import KcatError, KcatNotFoundError, KcatTimeoutError
 
 #: Executable names tried in order (Debian ships ``kcat``; older distributions ``kafkacat``).
@@ -200,42 +208,63 @@ def find_kcat(kcat: str | None = None) -> str:
     )
 
 
-def run_kcat(args: Sequence[str], *, timeout_s: float = 30.0, kcat: str | None = None) -> bytes:
-    """Run kcat with ``args`` (no shell) and return its stdout bytes.
+@contextmanager
+def _config_file(config: Mapping[str, str] | None) -> Iterator[str]:
+    """A private (0600) kcat config file holding ``config``, removed afterwards."""
+    text = render_client_config(config or {})
+    descriptor, path = tempfile.mkstemp(prefix="kafkarig-kcat-", suffix=".conf")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def run_kcat(
+    args: Sequence[str],
+    *,
+    timeout_s: float = 30.0,
+    kcat: str | None = None,
+    config: Mapping[str, str] | None = None,
+) -> bytes:
+    """Run kcat with ``args`` (no shell) and the client properties ``config``; return its
+    stdout bytes.
 
     Raises :class:`~harness.errors.KcatError` on a non-zero exit,
     :class:`~harness.errors.KcatTimeoutError` after ``timeout_s``.
     """
-    command = [find_kcat(kcat), *args]
-    try:
-        completed = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode("utf-8", "replace") if exc.stderr else ""
-        raise KcatTimeoutError(
-            f"kcat did not finish within {timeout_s} s",
-            command,
-            None,
-            stderr,
-            hint="does the topic exist with a leader for every partition, and is the "
-            "broker reachable? (-e exits only once every partition is read to its end)",
-        ) from exc
-    except FileNotFoundError as exc:
-        raise KcatNotFoundError(f"kcat vanished: {exc}", hint=_INSTALL_HINT) from exc
-    except OSError as exc:
-        raise KcatError(f"kcat could not be started: {exc}", command, None) from exc
+    executable = find_kcat(kcat)
+    with _config_file(config) as config_path:
+        command = [executable, "-F", config_path, *args]
+        # Messages show the properties' names, not the file (gone by then) or the values.
+        shown = [executable, "-F", f"<{', '.join(config or {}) or 'no properties'}>", *args]
+        try:
+            completed = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            stderr = exc.stderr.decode("utf-8", "replace") if exc.stderr else ""
+            raise KcatTimeoutError(
+                f"kcat did not finish within {timeout_s} s",
+                shown,
+                None,
+                stderr,
+                hint="does the topic exist with a leader for every partition, and is the "
+                "broker reachable? (-e exits only once every partition is read to its end)",
+            ) from exc
+        except FileNotFoundError as exc:
+            raise KcatNotFoundError(f"kcat vanished: {exc}", hint=_INSTALL_HINT) from exc
+        except OSError as exc:
+            raise KcatError(f"kcat could not be started: {exc}", shown, None) from exc
     if completed.returncode != 0:
         raise KcatError(
             "kcat failed",
-            command,
+            shown,
             completed.returncode,
             completed.stderr.decode("utf-8", "replace"),
-            hint="check the bootstrap address and the topic name",
+            hint="check the bootstrap address, the topic name and the client config "
+            "(security.protocol, credentials)",
         )
     return completed.stdout
-
-
-def _config_args(config: Mapping[str, str] | None) -> list[str]:
-    return [arg for key, value in (config or {}).items() for arg in ("-X", f"{key}={value}")]
 
 
 def consume(
@@ -251,7 +280,7 @@ def consume(
 ) -> list[KcatRecord]:
     """Read ``topic`` from ``offset`` to its current end (at most ``count`` records).
 
-    Runs ``kcat -b <bootstrap> -C -J -e -o <offset> -t <topic> [-p N] [-c count] [-X k=v]``.
+    Runs ``kcat -F <config> -b <bootstrap> -C -J -e -o <offset> -t <topic> [-p N] [-c count]``.
     """
     if count is not None and count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
@@ -260,8 +289,7 @@ def consume(
         args += ["-p", str(partition)]
     if count is not None:
         args += ["-c", str(count)]
-    args += _config_args(config)
-    output = run_kcat(args, timeout_s=timeout_s, kcat=kcat)
+    output = run_kcat(args, timeout_s=timeout_s, kcat=kcat, config=config)
     try:
         return parse_envelopes(output)
     except (ValueError, KeyError) as exc:
@@ -278,13 +306,12 @@ def list_metadata(
     config: Mapping[str, str] | None = None,
     kcat: str | None = None,
 ) -> ClusterMetadata:
-    """Cluster metadata as kcat sees it: ``kcat -b <bootstrap> -L -J [-t topic]``."""
+    """Cluster metadata as kcat sees it: ``kcat -F <config> -b <bootstrap> -L -J [-t topic]``."""
     # kcat's own metadata timeout (-m, whole seconds) fires before ours, with its message.
     args = ["-b", bootstrap, "-L", "-J", "-m", str(max(1, int(timeout_s * 0.8)))]
     if topic is not None:
         args += ["-t", topic]
-    args += _config_args(config)
-    output = run_kcat(args, timeout_s=timeout_s, kcat=kcat)
+    output = run_kcat(args, timeout_s=timeout_s, kcat=kcat, config=config)
     try:
         return parse_metadata(output)
     except (ValueError, KeyError, TypeError) as exc:

@@ -126,9 +126,45 @@ def test_arguments_are_passed_as_a_list_never_through_a_shell(
     monkeypatch.setenv("PATH", str(tmp_path))
     topic = "user-events; rm -rf / $(reboot)"
     assert kcat.consume("localhost:9092", topic, count=3, timeout_s=5) == []
-    assert args_file.read_text().splitlines() == [
+    flag, _config_path, *args = args_file.read_text().splitlines()
+    assert flag == "-F"
+    assert args == [
         "-b", "localhost:9092", "-C", "-J", "-e", "-o", "beginning", "-t", topic, "-c", "3",
     ]  # fmt: skip
+
+
+def test_client_properties_reach_kcat_in_a_private_file_not_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = tmp_path / "seen"
+    # The fake kcat records its arguments, the config file's mode and its content.
+    stat_tool, cat = shutil.which("stat"), shutil.which("cat")
+    _fake_kcat(
+        tmp_path,
+        f'echo "$@" > {seen}.args; {stat_tool} -c %a "$2" > {seen}.mode; {cat} "$2" > {seen}.conf\n'
+        'echo \'{"brokers":[],"topics":[]}\'\n',
+    )
+    monkeypatch.setenv("PATH", str(tmp_path))
+    config = {"security.protocol": "SASL_SSL", "sasl.password": "s3cret=with:colon"}
+    kcat.list_metadata("localhost:9092", config=config, timeout_s=5)
+    args = (tmp_path / "seen.args").read_text().split()
+    assert args[0] == "-F" and "s3cret" not in " ".join(args) and "-X" not in args
+    assert (tmp_path / "seen.mode").read_text().strip() == "600"
+    assert (tmp_path / "seen.conf").read_text() == (
+        "security.protocol=SASL_SSL\nsasl.password=s3cret=with:colon\n"
+    )
+    assert not Path(args[1]).exists(), "the config file is removed after the run"
+
+
+def test_a_failure_names_the_config_properties_but_never_their_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_kcat(tmp_path, "echo '% ERROR: Local: Authentication failure' >&2\nexit 1\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(KcatError) as info:
+        kcat.list_metadata("localhost:9092", config={"sasl.password": "s3cret"}, timeout_s=5)
+    assert "<sasl.password>" in str(info.value)
+    assert "s3cret" not in str(info.value)
 
 
 def test_non_zero_exit_carries_command_exit_code_and_stderr_tail(
@@ -141,7 +177,8 @@ def test_non_zero_exit_carries_command_exit_code_and_stderr_tail(
         kcat.consume("localhost:9092", "nope", timeout_s=5)
     error = info.value
     assert error.exit_code == 1
-    assert error.command[1:] == [
+    assert error.command[1:3] == ["-F", "<no properties>"]
+    assert error.command[3:] == [
         "-b",
         "localhost:9092",
         "-C",
