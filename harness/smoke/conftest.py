@@ -86,8 +86,9 @@ def target(request: pytest.FixtureRequest, stack: Stack | None) -> Target:
 
 
 @pytest.fixture(scope="session")
-def bootstrap_servers(target: Target) -> str:
-    """The cluster under test: ``--bootstrap``, else the stack's."""
+def bootstrap_servers(target: Target, own_cluster: bool) -> str:
+    """The cluster under test: ``--bootstrap``, else the stack's (and whose it is, for the
+    summary)."""
     return target.bootstrap
 
 
