@@ -17,8 +17,10 @@ the tail of stderr; a run past ``timeout_s`` is killed and raises
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -33,7 +35,14 @@ from harness.errors import KcatError, KcatNotFoundError, KcatTimeoutError
 #: Executable names tried in order (Debian ships ``kcat``; older distributions ``kafkacat``).
 KCAT_NAMES: Final[tuple[str, ...]] = ("kcat", "kafkacat")
 
+#: A kcat to use instead of the one on PATH (a name or a path).
+KCAT_ENV: Final = "KAFKARIG_KCAT"
+#: librdkafka before 2.6.1 answers a SCRAM challenge in a way Kafka 4.x brokers reject as
+#: "invalid credentials" (librdkafka issue #4895); Debian 12's kcat links 2.0.2.
+SCRAM_FIXED_IN: Final = (2, 6, 1)
+
 _INSTALL_HINT: Final = "install kcat: apt-get install kcat (Debian/Ubuntu), brew install kcat"
+_LIBRDKAFKA_VERSION: Final = re.compile(r"librdkafka (\d+)\.(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -193,10 +202,12 @@ def parse_metadata(output: bytes | str) -> ClusterMetadata:
 
 
 def find_kcat(kcat: str | None = None) -> str:
-    """The kcat executable to run: ``kcat`` (a name or a path) or the first of
-    :data:`KCAT_NAMES` on PATH. Raises :class:`~harness.errors.KcatNotFoundError`.
+    """The kcat executable to run: ``kcat`` (a name or a path), else ``$KAFKARIG_KCAT``,
+    else the first of :data:`KCAT_NAMES` on PATH. Raises
+    :class:`~harness.errors.KcatNotFoundError`.
     """
-    candidates = (kcat,) if kcat else KCAT_NAMES
+    chosen = kcat or os.environ.get(KCAT_ENV)
+    candidates = (chosen,) if chosen else KCAT_NAMES
     for candidate in candidates:
         found = shutil.which(candidate)
         if found:
@@ -256,15 +267,50 @@ def run_kcat(
         except OSError as exc:
             raise KcatError(f"kcat could not be started: {exc}", shown, None) from exc
     if completed.returncode != 0:
+        stderr = completed.stderr.decode("utf-8", "replace")
         raise KcatError(
             "kcat failed",
             shown,
             completed.returncode,
-            completed.stderr.decode("utf-8", "replace"),
-            hint="check the bootstrap address, the topic name and the client config "
+            stderr,
+            hint=_scram_hint(executable, config, stderr)
+            or "check the bootstrap address, the topic name and the client config "
             "(security.protocol, credentials)",
         )
     return completed.stdout
+
+
+@functools.cache
+def librdkafka_version(executable: str) -> tuple[int, int, int] | None:
+    """The librdkafka version a kcat executable runs with (from ``kcat -V``), if known."""
+    try:
+        output = subprocess.run(
+            [executable, "-V"], capture_output=True, timeout=10, check=False
+        ).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = _LIBRDKAFKA_VERSION.search(output)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
+def _scram_hint(executable: str, config: Mapping[str, str] | None, stderr: str) -> str | None:
+    """A hint for the SCRAM login that old librdkafka cannot do against Kafka 4.x."""
+    mechanism = (config or {}).get("sasl.mechanism") or (config or {}).get("sasl.mechanisms")
+    if (
+        not mechanism
+        or not mechanism.upper().startswith("SCRAM")
+        or "invalid credentials" not in stderr
+    ):
+        return None
+    version = librdkafka_version(executable)
+    if version is None or version >= SCRAM_FIXED_IN:
+        return None
+    shown = ".".join(map(str, version))
+    return (
+        f"{executable} runs librdkafka {shown}, whose SCRAM login Kafka 4.x brokers reject "
+        f"as invalid credentials (librdkafka issue #4895, fixed in 2.6.1). Use a kcat built "
+        f"with librdkafka >= 2.6.1 (set {KCAT_ENV}=/path/to/kcat), or a Kafka 3.x broker"
+    )
 
 
 def consume(

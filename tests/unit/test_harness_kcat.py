@@ -214,3 +214,46 @@ def test_unparseable_output_is_a_kcat_error(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(KcatError, match="not JSON envelopes"):
         kcat.consume("localhost:9092", "t", timeout_s=5)
+
+
+def test_kafkarig_kcat_names_the_kcat_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    script = _fake_kcat(other, "exit 0\n")
+    monkeypatch.setenv("KAFKARIG_KCAT", str(script))
+    assert kcat.find_kcat() == str(script)
+    monkeypatch.setenv("KAFKARIG_KCAT", str(tmp_path / "absent"))
+    with pytest.raises(KcatNotFoundError, match="absent"):
+        kcat.find_kcat()
+
+
+def _fake_old_kcat(directory: Path, librdkafka: str) -> Path:
+    version = (
+        f"Version 1.7.1 (JSON, Transactions, IncrementalAssign, librdkafka {librdkafka} "
+        "builtin.features=gzip,snappy,ssl,sasl,sasl_scram)"
+    )
+    return _fake_kcat(
+        directory,
+        f'if [ "$1" = -V ]; then echo "{version}"; exit 0; fi\n'
+        "echo '%3|1|FAIL|rdkafka#producer-1| SASL authentication error: Authentication failed "
+        "during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512' >&2\n"
+        "exit 1\n",
+    )
+
+
+@pytest.mark.parametrize(("librdkafka", "explained"), [("2.0.2", True), ("2.6.1", False)])
+def test_a_scram_login_refused_to_an_old_librdkafka_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, librdkafka: str, explained: bool
+) -> None:
+    directory = tmp_path / librdkafka
+    directory.mkdir()
+    script = _fake_old_kcat(directory, librdkafka)
+    assert kcat.librdkafka_version(str(script)) == tuple(map(int, librdkafka.split(".")))
+    config = {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512"}
+    with pytest.raises(KcatError) as info:
+        kcat.list_metadata("localhost:9092", config=config, kcat=str(script), timeout_s=5)
+    hint = info.value.hint or ""
+    assert ("librdkafka issue #4895" in hint) is explained
+    assert ("KAFKARIG_KCAT" in hint) is explained
