@@ -32,7 +32,8 @@ class ClusterUnreachableError(HarnessError):
 @dataclass
 class ClientErrors:
     """The errors librdkafka reported through ``error_cb`` (a refused login, a failed TLS
-    handshake, an unreachable broker), newest last, at most ``keep`` of them."""
+    handshake, an unreachable broker), newest last, at most ``keep`` of them. The callback
+    runs inside the client's ``poll()``: poll an AdminClient before reading these."""
 
     keep: int = 20
     seen: list[KafkaError] = field(default_factory=list)
@@ -114,6 +115,7 @@ def wait_for_cluster(
             seen = f"{len(info.broker_ids)} broker(s): {list(info.broker_ids)}"
         except (KafkaException, TimeoutError) as error:
             seen = f"{type(error).__name__}: {error}"
+        admin.poll(0.1)  # error_cb runs only inside poll()
         if time.monotonic() >= deadline:
             client_error = errors.last()
             raise ClusterUnreachableError(

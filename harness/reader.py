@@ -4,7 +4,8 @@
 cluster: it assigns the partitions itself (no group join, no rebalance of anybody's
 consumers), starts each one a bounded number of records before its end, and never commits
 or stores an offset. librdkafka insists on a ``group.id`` even for assigned partitions; the
-one given here is never joined and nothing is committed to it.
+one given here is never joined and nothing is committed to it (a principal without rights
+on that group id can still read: the coordinator lookup's refusal is ignored).
 """
 
 from __future__ import annotations
@@ -93,8 +94,12 @@ def _read(
     deadline = time.monotonic() + timeout_s
     metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
     if metadata is None or metadata.error is not None:
-        why = "absent" if metadata is None else metadata.error.str()
-        raise ReadError(f"cannot read {topic!r}: the topic is {why}")
+        why = (
+            "the topic does not exist"
+            if metadata is None
+            else f"{metadata.error.str()} ({metadata.error.name()})"
+        )
+        raise ReadError(f"cannot read {topic!r}: {why}")
     partitions = sorted(metadata.partitions)
     per_partition = math.ceil(max_records / max(1, len(partitions)))
     starts: list[TopicPartition] = []
@@ -129,6 +134,8 @@ def _read(
             if error.code() == KafkaError._PARTITION_EOF:
                 open_partitions.discard(message.partition() or 0)
                 continue
+            if error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED:
+                continue  # the coordinator lookup for the unused group id: not needed here
             raise ReadError(f"cannot read {topic!r}: {error.str()} ({error.name()})")
         partition, offset = message.partition() or 0, message.offset() or 0
         records.append(ReadRecord(partition, offset, message.key(), message.value()))
