@@ -26,7 +26,6 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Final
 
@@ -36,9 +35,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness import admin as admin_ops
 from harness.client_config import ClientConfig, ClientConfigError, load_client_config
-from harness.errors import ConfigurationError, HarnessError, KcatNotFoundError
-from harness.producer import HeadersArg, JsonProducer
-from harness.scratch import CleanupReport, ScratchRegistry
+from harness.errors import HarnessError, KcatNotFoundError
+from harness.plugin_summary import write_summary
+from harness.producer import JsonProducer
+from harness.scratch import CleanupReport, ScratchOnlyProducer, ScratchRegistry
 
 DEFAULT_TEST_TIMEOUT_S: Final = 60.0
 DEFAULT_READ_MAX_RECORDS: Final = 100
@@ -312,41 +312,6 @@ def scratch_topic(
     scratch.delete_topics(kafka_admin, created)
 
 
-class ScratchOnlyProducer(JsonProducer):
-    """A :class:`JsonProducer` that refuses to write to any topic but this run's scratch
-    topics, unless the cluster is kafkarig's own."""
-
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        scratch: ScratchRegistry,
-        allow_any_topic: bool,
-        config: dict[str, str] | None = None,
-    ) -> None:
-        self._scratch = scratch
-        self._allow_any_topic = allow_any_topic
-        super().__init__(bootstrap_servers, config=config)
-
-    def send_raw(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: str | bytes | None = None,
-        headers: HeadersArg = None,
-        *,
-        partition: int | None = None,
-    ) -> None:
-        """Queue ``value`` for ``topic``, refusing a topic that is not this run's scratch."""
-        if not self._allow_any_topic and not self._scratch.owns(topic):
-            raise ConfigurationError(
-                f"refusing to produce to {topic!r}: on a cluster kafkarig did not start, "
-                f"checks write only to this run's scratch topics ({self._scratch.prefix}*)",
-                hint="create the topic with the scratch_topic fixture",
-            )
-        super().send_raw(topic, value, key, headers, partition=partition)
-
-
 @pytest.fixture
 def json_producer(
     bootstrap_servers: str,
@@ -382,13 +347,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         )
 
 
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr)
-
-
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
@@ -397,28 +355,15 @@ def pytest_terminal_summary(
     state = smoke_session(config)
     if state.bootstrap is None:
         return
-    stats = terminalreporter.stats
-    lines: list[tuple[str, str]] = []
-    for key, label in (("passed", "ok  "), ("failed", "FAIL"), ("error", "ERR ")):
-        for report in stats.get(key, []):
-            if report.when == "call" or key == "error":
-                lines.append((report.nodeid, f"  {label} {_check_name(report.nodeid)}"))
-    for report in stats.get("skipped", []):
-        reason = _skip_reason(report)
-        lines.append((report.nodeid, f"  skip {_check_name(report.nodeid)}: {reason}"))
-    terminalreporter.section("kafkarig smoke summary")
-    mode = "read-only" if config.getoption("--read-only") else "read-write"
-    terminalreporter.write_line(f"cluster: {state.bootstrap} ({state.target}; {mode})")
-    if state.client_config is not None:
-        terminalreporter.write_line(f"client config: {state.client_config.source}")
-    ran = sum(1 for _, line in lines if not line.startswith("  skip"))
-    terminalreporter.write_line(f"checks: {ran} ran, {len(lines) - ran} skipped")
-    for _, line in sorted(lines):
-        terminalreporter.write_line(line)
-    if state.cleanup is not None:
-        terminalreporter.write_line(f"scratch ({state.scratch.prefix}*): {state.cleanup.summary()}")
-
-
-def _check_name(nodeid: str) -> str:
-    module, _, name = nodeid.rpartition("::")
-    return f"{Path(module.split('::')[0]).stem}::{name}" if module else name
+    write_summary(
+        terminalreporter,
+        bootstrap=state.bootstrap,
+        target=state.target,
+        read_only=config.getoption("--read-only"),
+        client_config=state.client_config.source if state.client_config else None,
+        scratch=(
+            f"scratch ({state.scratch.prefix}*): {state.cleanup.summary()}"
+            if state.cleanup is not None
+            else None
+        ),
+    )

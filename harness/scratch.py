@@ -22,6 +22,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from harness import admin as admin_ops
+from harness.errors import ConfigurationError
+from harness.producer import HeadersArg, JsonProducer
 
 #: The fixed start of every name a smoke run creates.
 SCRATCH_PREFIX: Final = "kafkarig-smoke-"
@@ -143,3 +145,38 @@ class ScratchRegistry:
             groups=tuple(sorted(self.deleted_groups)),
             left=left,
         )
+
+
+class ScratchOnlyProducer(JsonProducer):
+    """A :class:`JsonProducer` that refuses to write to any topic but this run's scratch
+    topics, unless the cluster is kafkarig's own."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        scratch: ScratchRegistry,
+        allow_any_topic: bool,
+        config: dict[str, str] | None = None,
+    ) -> None:
+        self._scratch = scratch
+        self._allow_any_topic = allow_any_topic
+        super().__init__(bootstrap_servers, config=config)
+
+    def send_raw(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: str | bytes | None = None,
+        headers: HeadersArg = None,
+        *,
+        partition: int | None = None,
+    ) -> None:
+        """Queue ``value`` for ``topic``, refusing a topic that is not this run's scratch."""
+        if not self._allow_any_topic and not self._scratch.owns(topic):
+            raise ConfigurationError(
+                f"refusing to produce to {topic!r}: on a cluster kafkarig did not start, "
+                f"checks write only to this run's scratch topics ({self._scratch.prefix}*)",
+                hint="create the topic with the scratch_topic fixture",
+            )
+        super().send_raw(topic, value, key, headers, partition=partition)
