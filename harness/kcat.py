@@ -4,6 +4,11 @@
 JSON envelope per line into :class:`KcatRecord` (key, payload and header values are given
 back as the exact bytes on the wire). :func:`list_metadata` runs ``kcat -L -J``.
 
+Client properties (``config``: TLS, SASL, anything librdkafka takes) reach kcat in a private
+config file (mode 0600, removed afterwards) given as ``-F``, never as ``-X`` arguments that
+would show a password in the process list. Because ``-F`` is always given, kcat reads
+exactly those properties and not a user's default ``~/.config/kcat.conf``.
+
 A missing binary raises :class:`~harness.errors.KcatNotFoundError` with an install hint; a
 non-zero exit raises :class:`~harness.errors.KcatError` with the command, the exit code and
 the tail of stderr; a run past ``timeout_s`` is killed and raises
@@ -12,20 +17,32 @@ the tail of stderr; a run past ``timeout_s`` is killed and raises
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
+from harness.client_config import render_client_config
 from harness.errors import KcatError, KcatNotFoundError, KcatTimeoutError
 
 #: Executable names tried in order (Debian ships ``kcat``; older distributions ``kafkacat``).
 KCAT_NAMES: Final[tuple[str, ...]] = ("kcat", "kafkacat")
 
+#: A kcat to use instead of the one on PATH (a name or a path).
+KCAT_ENV: Final = "KAFKARIG_KCAT"
+#: librdkafka before 2.6.1 answers a SCRAM challenge in a way Kafka 4.x brokers reject as
+#: "invalid credentials" (librdkafka issue #4895); Debian 12's kcat links 2.0.2.
+SCRAM_FIXED_IN: Final = (2, 6, 1)
+
 _INSTALL_HINT: Final = "install kcat: apt-get install kcat (Debian/Ubuntu), brew install kcat"
+_LIBRDKAFKA_VERSION: Final = re.compile(r"librdkafka (\d+)\.(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -185,10 +202,12 @@ def parse_metadata(output: bytes | str) -> ClusterMetadata:
 
 
 def find_kcat(kcat: str | None = None) -> str:
-    """The kcat executable to run: ``kcat`` (a name or a path) or the first of
-    :data:`KCAT_NAMES` on PATH. Raises :class:`~harness.errors.KcatNotFoundError`.
+    """The kcat executable to run: ``kcat`` (a name or a path), else ``$KAFKARIG_KCAT``,
+    else the first of :data:`KCAT_NAMES` on PATH. Raises
+    :class:`~harness.errors.KcatNotFoundError`.
     """
-    candidates = (kcat,) if kcat else KCAT_NAMES
+    chosen = kcat or os.environ.get(KCAT_ENV)
+    candidates = (chosen,) if chosen else KCAT_NAMES
     for candidate in candidates:
         found = shutil.which(candidate)
         if found:
@@ -200,42 +219,98 @@ def find_kcat(kcat: str | None = None) -> str:
     )
 
 
-def run_kcat(args: Sequence[str], *, timeout_s: float = 30.0, kcat: str | None = None) -> bytes:
-    """Run kcat with ``args`` (no shell) and return its stdout bytes.
+@contextmanager
+def _config_file(config: Mapping[str, str] | None) -> Iterator[str]:
+    """A private (0600) kcat config file holding ``config``, removed afterwards."""
+    text = render_client_config(config or {})
+    descriptor, path = tempfile.mkstemp(prefix="kafkarig-kcat-", suffix=".conf")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def run_kcat(
+    args: Sequence[str],
+    *,
+    timeout_s: float = 30.0,
+    kcat: str | None = None,
+    config: Mapping[str, str] | None = None,
+) -> bytes:
+    """Run kcat with ``args`` (no shell) and the client properties ``config``; return its
+    stdout bytes.
 
     Raises :class:`~harness.errors.KcatError` on a non-zero exit,
     :class:`~harness.errors.KcatTimeoutError` after ``timeout_s``.
     """
-    command = [find_kcat(kcat), *args]
-    try:
-        completed = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode("utf-8", "replace") if exc.stderr else ""
-        raise KcatTimeoutError(
-            f"kcat did not finish within {timeout_s} s",
-            command,
-            None,
-            stderr,
-            hint="does the topic exist with a leader for every partition, and is the "
-            "broker reachable? (-e exits only once every partition is read to its end)",
-        ) from exc
-    except FileNotFoundError as exc:
-        raise KcatNotFoundError(f"kcat vanished: {exc}", hint=_INSTALL_HINT) from exc
-    except OSError as exc:
-        raise KcatError(f"kcat could not be started: {exc}", command, None) from exc
+    executable = find_kcat(kcat)
+    with _config_file(config) as config_path:
+        command = [executable, "-F", config_path, *args]
+        # Messages show the properties' names, not the file (gone by then) or the values.
+        shown = [executable, "-F", f"<{', '.join(config or {}) or 'no properties'}>", *args]
+        try:
+            completed = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            stderr = exc.stderr.decode("utf-8", "replace") if exc.stderr else ""
+            raise KcatTimeoutError(
+                f"kcat did not finish within {timeout_s} s",
+                shown,
+                None,
+                stderr,
+                hint="does the topic exist with a leader for every partition, and is the "
+                "broker reachable? (-e exits only once every partition is read to its end)",
+            ) from exc
+        except FileNotFoundError as exc:
+            raise KcatNotFoundError(f"kcat vanished: {exc}", hint=_INSTALL_HINT) from exc
+        except OSError as exc:
+            raise KcatError(f"kcat could not be started: {exc}", shown, None) from exc
     if completed.returncode != 0:
+        stderr = completed.stderr.decode("utf-8", "replace")
         raise KcatError(
             "kcat failed",
-            command,
+            shown,
             completed.returncode,
-            completed.stderr.decode("utf-8", "replace"),
-            hint="check the bootstrap address and the topic name",
+            stderr,
+            hint=_scram_hint(executable, config, stderr)
+            or "check the bootstrap address, the topic name and the client config "
+            "(security.protocol, credentials)",
         )
     return completed.stdout
 
 
-def _config_args(config: Mapping[str, str] | None) -> list[str]:
-    return [arg for key, value in (config or {}).items() for arg in ("-X", f"{key}={value}")]
+@functools.cache
+def librdkafka_version(executable: str) -> tuple[int, int, int] | None:
+    """The librdkafka version a kcat executable runs with (from ``kcat -V``), if known."""
+    try:
+        output = subprocess.run(
+            [executable, "-V"], capture_output=True, timeout=10, check=False
+        ).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = _LIBRDKAFKA_VERSION.search(output)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
+def _scram_hint(executable: str, config: Mapping[str, str] | None, stderr: str) -> str | None:
+    """A hint for the SCRAM login that old librdkafka cannot do against Kafka 4.x."""
+    mechanism = (config or {}).get("sasl.mechanism") or (config or {}).get("sasl.mechanisms")
+    if (
+        not mechanism
+        or not mechanism.upper().startswith("SCRAM")
+        or "invalid credentials" not in stderr
+    ):
+        return None
+    version = librdkafka_version(executable)
+    if version is None or version >= SCRAM_FIXED_IN:
+        return None
+    shown = ".".join(map(str, version))
+    return (
+        f"{executable} runs librdkafka {shown}, whose SCRAM login Kafka 4.x brokers reject "
+        f"as invalid credentials (librdkafka issue #4895, fixed in 2.6.1). Use a kcat built "
+        f"with librdkafka >= 2.6.1 (set {KCAT_ENV}=/path/to/kcat), or a Kafka 3.x broker"
+    )
 
 
 def consume(
@@ -251,7 +326,7 @@ def consume(
 ) -> list[KcatRecord]:
     """Read ``topic`` from ``offset`` to its current end (at most ``count`` records).
 
-    Runs ``kcat -b <bootstrap> -C -J -e -o <offset> -t <topic> [-p N] [-c count] [-X k=v]``.
+    Runs ``kcat -F <config> -b <bootstrap> -C -J -e -o <offset> -t <topic> [-p N] [-c count]``.
     """
     if count is not None and count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
@@ -260,8 +335,7 @@ def consume(
         args += ["-p", str(partition)]
     if count is not None:
         args += ["-c", str(count)]
-    args += _config_args(config)
-    output = run_kcat(args, timeout_s=timeout_s, kcat=kcat)
+    output = run_kcat(args, timeout_s=timeout_s, kcat=kcat, config=config)
     try:
         return parse_envelopes(output)
     except (ValueError, KeyError) as exc:
@@ -278,13 +352,12 @@ def list_metadata(
     config: Mapping[str, str] | None = None,
     kcat: str | None = None,
 ) -> ClusterMetadata:
-    """Cluster metadata as kcat sees it: ``kcat -b <bootstrap> -L -J [-t topic]``."""
+    """Cluster metadata as kcat sees it: ``kcat -F <config> -b <bootstrap> -L -J [-t topic]``."""
     # kcat's own metadata timeout (-m, whole seconds) fires before ours, with its message.
     args = ["-b", bootstrap, "-L", "-J", "-m", str(max(1, int(timeout_s * 0.8)))]
     if topic is not None:
         args += ["-t", topic]
-    args += _config_args(config)
-    output = run_kcat(args, timeout_s=timeout_s, kcat=kcat)
+    output = run_kcat(args, timeout_s=timeout_s, kcat=kcat, config=config)
     try:
         return parse_metadata(output)
     except (ValueError, KeyError, TypeError) as exc:

@@ -1,48 +1,146 @@
-"""Fixtures that tie the smoke suite to a kafkarig stack file (the suite may use ``infra``)."""
+"""Fixtures that tie the smoke suite to a kafkarig stack file (the suite may use ``infra``).
+
+Which stack file is read: ``--stack FILE`` when given; otherwise ``./stack.toml``, but only
+when no cluster was named (``--bootstrap``, or ``bootstrap.servers`` in ``--client-config``):
+with ``--bootstrap`` alone no stack file is read at all.
+
+Whether the cluster is kafkarig's own (``own_cluster``): a stack file was read, the cluster
+under test is at the stack's address, and it proves to be the stack's cluster: in KRaft
+mode its cluster id is the stack's deterministic one; in ZooKeeper mode (whose cluster id
+is random) the stack's broker containers run on this Docker engine. Anything else is a
+cluster kafkarig did not start, and the checks leave it as they found it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from infra.config import Stack, TopicSpec, load_stack
+from harness.admin import ClusterInfo
+from harness.pytest_plugin import ScratchTopic, connect, resolve_bootstrap, smoke_session
+from infra.config import STACK_FILE_NAME, Stack, TopicSpec, load_stack
 from infra.errors import KafkarigError
-from infra.readiness import wait_for_brokers
 
 SEED_TOPIC = "user-events"
+PLAINTEXT = "plaintext"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the suite's marker."""
+    config.addinivalue_line(
+        "markers",
+        "seed_verbatim: runs the seed's own commands (fixed names, no credentials): only on "
+        "kafkarig's own plaintext stack",
+    )
 
 
 @pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest) -> Stack | None:
-    """The stack named by ``--stack``; None when ``--bootstrap`` is given and there is none."""
-    path = Path(request.config.getoption("--stack"))
-    if not path.exists() and request.config.getoption("--bootstrap"):
+    """The stack file's model: ``--stack FILE``, else ``./stack.toml`` when no cluster was
+    named; ``None`` when a cluster was named without ``--stack``."""
+    given = request.config.getoption("--stack")
+    if given:
+        path = Path(given)
+        if not path.exists():
+            pytest.fail(f"--stack {given}: no such file", pytrace=False)
+    elif resolve_bootstrap(request.config):
         return None
+    else:
+        path = Path(STACK_FILE_NAME)
+        if not path.exists():
+            pytest.fail(
+                f"no cluster to test: no {STACK_FILE_NAME} in {Path.cwd()}\n"
+                "Hint: pass --bootstrap HOST:PORT (any cluster) or --stack FILE (a kafkarig "
+                "stack started with `nox -s up`).",
+                pytrace=False,
+            )
     try:
         return load_stack(path)
     except KafkarigError as error:
         pytest.fail(f"cannot read the stack file: {error.render()}", pytrace=False)
 
 
+@dataclass(frozen=True)
+class Target:
+    """The cluster under test: where it is, what it reported, and whether it is the stack's."""
+
+    bootstrap: str
+    info: ClusterInfo
+    at_stack_address: bool
+
+
 @pytest.fixture(scope="session")
-def bootstrap_servers(request: pytest.FixtureRequest, stack: Stack | None) -> str:
-    """``--bootstrap``, else the stack's; the cluster must answer within 30 s."""
-    given = request.config.getoption("--bootstrap")
-    bootstrap = str(given) if given else stack.bootstrap_servers if stack else ""
+def target(request: pytest.FixtureRequest, stack: Stack | None) -> Target:
+    """The named cluster (else the stack's), once it answers within 30 s."""
+    named = resolve_bootstrap(request.config)
+    bootstrap = named or (stack.bootstrap_servers if stack is not None else "")
     if not bootstrap:
         pytest.fail("no cluster to test: pass --bootstrap or --stack", pytrace=False)
-    request.config._kafkarig_bootstrap = bootstrap  # type: ignore[attr-defined]
-    expected = 1 if given or stack is None else len(stack.brokers)
+    at_stack_address = stack is not None and bootstrap == stack.bootstrap_servers
+    brokers = len(stack.brokers) if stack is not None and at_stack_address else 1
+    info = connect(request.config, bootstrap, brokers)
+    return Target(bootstrap, info, at_stack_address)
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers(target: Target, own_cluster: bool) -> str:
+    """The cluster under test: ``--bootstrap``, else the stack's (and whose it is, for the
+    summary)."""
+    return target.bootstrap
+
+
+def _stack_containers_run(stack: Stack) -> bool:
+    from python_on_whales.exceptions import DockerException
+
+    from infra.docker import docker_client
+    from infra.state import observe
+
     try:
-        wait_for_brokers(bootstrap, expected, timeout_s=30)
-    except KafkarigError as error:
-        pytest.fail(
-            f"the cluster does not answer: {error.render()}\n"
-            "Hint: start the stack with `nox -s up`, or pass --bootstrap HOST:PORT.",
-            pytrace=False,
+        services = observe(docker_client(), stack.project).services
+    except DockerException:  # no Docker here: not provably ours
+        return False
+    running = {s.service for s in services if s.status == "running"}
+    return all(broker.service in running for broker in stack.brokers)
+
+
+@pytest.fixture(scope="session")
+def own_cluster(request: pytest.FixtureRequest, stack: Stack | None, target: Target) -> bool:
+    """Whether the cluster under test is the stack kafkarig started (see the module doc)."""
+    session = smoke_session(request.config)
+    if stack is None:
+        session.target = "a cluster kafkarig did not start (no stack file read)"
+        return False
+    if not target.at_stack_address:
+        session.target = f"not the address of stack {stack.project!r}: treated as foreign"
+        return False
+    if stack.is_kraft:
+        own = target.info.cluster_id == stack.cluster_id
+        proof = f"cluster id {target.info.cluster_id}"
+    else:
+        own = _stack_containers_run(stack)
+        proof = "its broker containers run here"
+    if own:
+        session.target = f"kafkarig's own stack {stack.project!r}: {proof}"
+    else:
+        session.target = (
+            f"at stack {stack.project!r}'s address but not provably its cluster "
+            f"(cluster id {target.info.cluster_id}): treated as foreign"
         )
-    return bootstrap
+    return own
+
+
+@pytest.fixture(autouse=True)
+def _seed_verbatim_gate(request: pytest.FixtureRequest) -> None:
+    """Skip a ``seed_verbatim`` check unless the cluster is kafkarig's own plaintext stack."""
+    if request.node.get_closest_marker("seed_verbatim") is None:
+        return
+    if not request.getfixturevalue("own_cluster"):
+        pytest.skip("seed-verbatim: only on a stack kafkarig started (fixed topic/group names)")
+    protocol = request.getfixturevalue("kafka_client_config").get("security.protocol", PLAINTEXT)
+    if protocol.lower() != PLAINTEXT:
+        pytest.skip(f"seed-verbatim: the seed's commands carry no credentials ({protocol})")
 
 
 @pytest.fixture(scope="session")
@@ -51,8 +149,14 @@ def declared_topics(stack: Stack | None) -> list[TopicSpec]:
     return list(stack.all_topics) if stack is not None else []
 
 
-@pytest.fixture(scope="session")
-def seed_topic(stack: Stack | None) -> str:
-    """The seed workflow's topic: ``user-events`` when declared, else the first declared."""
+@pytest.fixture
+def seed_topic(request: pytest.FixtureRequest, stack: Stack | None, own_cluster: bool) -> str:
+    """The seed workflow's topic on kafkarig's own stack (``user-events`` when declared,
+    else the first declared); elsewhere a fresh 3-partition scratch topic."""
     names = [spec.name for spec in stack.topics] if stack is not None else []
-    return SEED_TOPIC if SEED_TOPIC in names or not names else names[0]
+    if own_cluster:
+        return SEED_TOPIC if SEED_TOPIC in names or not names else names[0]
+    if request.getfixturevalue("read_only"):
+        pytest.skip("--read-only: no scratch topic to stand in for the seed's topic")
+    make: ScratchTopic = request.getfixturevalue("scratch_topic")
+    return make(partitions=3)

@@ -126,9 +126,45 @@ def test_arguments_are_passed_as_a_list_never_through_a_shell(
     monkeypatch.setenv("PATH", str(tmp_path))
     topic = "user-events; rm -rf / $(reboot)"
     assert kcat.consume("localhost:9092", topic, count=3, timeout_s=5) == []
-    assert args_file.read_text().splitlines() == [
+    flag, _config_path, *args = args_file.read_text().splitlines()
+    assert flag == "-F"
+    assert args == [
         "-b", "localhost:9092", "-C", "-J", "-e", "-o", "beginning", "-t", topic, "-c", "3",
     ]  # fmt: skip
+
+
+def test_client_properties_reach_kcat_in_a_private_file_not_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = tmp_path / "seen"
+    # The fake kcat records its arguments, the config file's mode and its content.
+    stat_tool, cat = shutil.which("stat"), shutil.which("cat")
+    _fake_kcat(
+        tmp_path,
+        f'echo "$@" > {seen}.args; {stat_tool} -c %a "$2" > {seen}.mode; {cat} "$2" > {seen}.conf\n'
+        'echo \'{"brokers":[],"topics":[]}\'\n',
+    )
+    monkeypatch.setenv("PATH", str(tmp_path))
+    config = {"security.protocol": "SASL_SSL", "sasl.password": "s3cret=with:colon"}
+    kcat.list_metadata("localhost:9092", config=config, timeout_s=5)
+    args = (tmp_path / "seen.args").read_text().split()
+    assert args[0] == "-F" and "s3cret" not in " ".join(args) and "-X" not in args
+    assert (tmp_path / "seen.mode").read_text().strip() == "600"
+    assert (tmp_path / "seen.conf").read_text() == (
+        "security.protocol=SASL_SSL\nsasl.password=s3cret=with:colon\n"
+    )
+    assert not Path(args[1]).exists(), "the config file is removed after the run"
+
+
+def test_a_failure_names_the_config_properties_but_never_their_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_kcat(tmp_path, "echo '% ERROR: Local: Authentication failure' >&2\nexit 1\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(KcatError) as info:
+        kcat.list_metadata("localhost:9092", config={"sasl.password": "s3cret"}, timeout_s=5)
+    assert "<sasl.password>" in str(info.value)
+    assert "s3cret" not in str(info.value)
 
 
 def test_non_zero_exit_carries_command_exit_code_and_stderr_tail(
@@ -141,7 +177,8 @@ def test_non_zero_exit_carries_command_exit_code_and_stderr_tail(
         kcat.consume("localhost:9092", "nope", timeout_s=5)
     error = info.value
     assert error.exit_code == 1
-    assert error.command[1:] == [
+    assert error.command[1:3] == ["-F", "<no properties>"]
+    assert error.command[3:] == [
         "-b",
         "localhost:9092",
         "-C",
@@ -177,3 +214,46 @@ def test_unparseable_output_is_a_kcat_error(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(KcatError, match="not JSON envelopes"):
         kcat.consume("localhost:9092", "t", timeout_s=5)
+
+
+def test_kafkarig_kcat_names_the_kcat_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    script = _fake_kcat(other, "exit 0\n")
+    monkeypatch.setenv("KAFKARIG_KCAT", str(script))
+    assert kcat.find_kcat() == str(script)
+    monkeypatch.setenv("KAFKARIG_KCAT", str(tmp_path / "absent"))
+    with pytest.raises(KcatNotFoundError, match="absent"):
+        kcat.find_kcat()
+
+
+def _fake_old_kcat(directory: Path, librdkafka: str) -> Path:
+    version = (
+        f"Version 1.7.1 (JSON, Transactions, IncrementalAssign, librdkafka {librdkafka} "
+        "builtin.features=gzip,snappy,ssl,sasl,sasl_scram)"
+    )
+    return _fake_kcat(
+        directory,
+        f'if [ "$1" = -V ]; then echo "{version}"; exit 0; fi\n'
+        "echo '%3|1|FAIL|rdkafka#producer-1| SASL authentication error: Authentication failed "
+        "during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512' >&2\n"
+        "exit 1\n",
+    )
+
+
+@pytest.mark.parametrize(("librdkafka", "explained"), [("2.0.2", True), ("2.6.1", False)])
+def test_a_scram_login_refused_to_an_old_librdkafka_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, librdkafka: str, explained: bool
+) -> None:
+    directory = tmp_path / librdkafka
+    directory.mkdir()
+    script = _fake_old_kcat(directory, librdkafka)
+    assert kcat.librdkafka_version(str(script)) == tuple(map(int, librdkafka.split(".")))
+    config = {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512"}
+    with pytest.raises(KcatError) as info:
+        kcat.list_metadata("localhost:9092", config=config, kcat=str(script), timeout_s=5)
+    hint = info.value.hint or ""
+    assert ("librdkafka issue #4895" in hint) is explained
+    assert ("KAFKARIG_KCAT" in hint) is explained
