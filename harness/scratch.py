@@ -70,6 +70,9 @@ class ScratchRegistry:
     groups: set[str] = field(default_factory=set)
     deleted_topics: set[str] = field(default_factory=set)
     deleted_groups: set[str] = field(default_factory=set)
+    outer_prefixes: set[str] = field(default_factory=lambda: {""})
+    """Prefixes a broker may require before a scratch name (a share group's DLQ topic must
+    start with the broker's ``dlq.``): ``dlq.kafkarig-smoke-<run>-...`` is this run's too."""
     _random: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:8], repr=False)
 
     @property
@@ -79,7 +82,8 @@ class ScratchRegistry:
 
     def owns(self, name: str) -> bool:
         """Whether ``name`` was (or would be) made by this run."""
-        return name.startswith(self.prefix)
+        outer, found, _ = name.partition(self.prefix)
+        return bool(found) and outer in self.outer_prefixes
 
     def _name(self, label: str) -> str:
         part = slug(label)

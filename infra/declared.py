@@ -1,8 +1,8 @@
 """The resources a stack declares inside its cluster, planned and applied across kinds.
 
-Today the kinds are the topics; users and ACLs (issue "secure stacks") become more entries of
-:func:`declared_resources`. ``up`` plans every kind first and applies nothing when any kind
-refuses something, so a stack is never left half changed by a plan the user did not accept.
+The kinds are the topics and the share groups; users and ACLs (secure stacks) become more
+entries of :func:`declared_resources`. ``up`` plans every kind first and applies nothing when
+any kind refuses something, so a stack is never left half changed by a plan the user did not accept.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from infra.config import Stack
 from infra.plan import DeclaredResources, Plan, refused_message
+from infra.share_groups import ShareGroupResources
 from infra.topics import TopicReport, TopicResources, admin_client, topic_reports
 
 RUNNING_STACK_HINT = (
@@ -30,8 +31,12 @@ class Applied:
 
 
 def declared_resources(stack: Stack) -> list[DeclaredResources]:
-    """Every kind of resource the stack declares, in the order they are applied."""
-    return [TopicResources(stack)]
+    """Every kind of resource the stack declares, in the order they are applied (the share
+    groups after the topics: their DLQ topics are among them)."""
+    kinds: list[DeclaredResources] = [TopicResources(stack)]
+    if stack.share_groups is not None and stack.share_groups.enabled:
+        kinds.append(ShareGroupResources(stack))
+    return kinds
 
 
 def plan_declared(stack: Stack, admin: AdminClient | None = None) -> Plan:
@@ -42,7 +47,10 @@ def plan_declared(stack: Stack, admin: AdminClient | None = None) -> Plan:
 
 def plan_declared_offline(stack: Stack) -> Plan:
     """The plan for a cluster that does not run yet: every declared resource is created."""
-    return TopicResources(stack).plan_offline()
+    plans = [TopicResources(stack).plan_offline()]
+    if stack.share_groups is not None and stack.share_groups.enabled:
+        plans.append(ShareGroupResources(stack).plan_offline())
+    return Plan.combine(plans)
 
 
 def apply_declared(stack: Stack) -> Applied:

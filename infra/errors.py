@@ -72,3 +72,7 @@ class StackError(KafkarigError):
 
 class TopicError(KafkarigError):
     """A topic could not be created, or exists other than declared."""
+
+
+class ShareGroupError(KafkarigError):
+    """Share groups or their DLQ are not as ``stack.toml`` declares them."""

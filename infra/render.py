@@ -100,7 +100,11 @@ def compose_context(stack: Stack, *, hashes: dict[str, str] | None = None) -> di
             "log_dir": compose.ZOOKEEPER_LOG_DIR,
         }
     # kafkarig's defaults first, then the user's broker_config, which may override them.
-    broker_settings = {**compose.TEMPLATE_DEFAULT_PROPERTIES, **cluster.broker_config}
+    broker_settings = {
+        **compose.TEMPLATE_DEFAULT_PROPERTIES,
+        **stack.implied_broker_properties,
+        **cluster.broker_config,
+    }
     return {
         "project": stack.project,
         "network": stack.network,

@@ -1,309 +1,343 @@
-"""``[share_groups]`` of ``stack.toml``: share groups (KIP-932) and their broker-side DLQ.
+"""``[share_groups]`` as a kind of declared resource: planned, applied and verified by ``up``.
 
-What a stack needs for queues, as found in the Kafka 4.4.0 jars (``ShareVersion``,
-``GroupConfig``, ``GroupCoordinatorConfig``, ``ShareGroupConfig``,
-``ShareGroupDLQStateManager``) and proven on a broker:
-
-* the feature ``share.version``: 1 enables share groups (Kafka 4.2+), 2 adds the
-  dead-letter queue of KIP-1191 (4.4+). ``kafka-storage format`` of 4.4 finalizes 2 by
-  default; ``--feature share.version=N`` at format time, or ``kafka-features upgrade
-  --feature share.version=N`` on a running cluster, sets it. At 0 a share consumer fails
-  with "ShareGroupHeartbeat fatal error: Broker: API version not supported"; at 1 rejected
-  records are archived and no dead letter is written.
-* broker properties: ``errors.deadletterqueue.topic.name.prefix`` (``dlq.``; every DLQ
-  topic must start with it, ``""`` lifts that), ``errors.deadletterqueue.auto.create.topics.
-  enable`` (false) and the bounds a group's configs must lie within:
-  ``group.share.min.record.lock.duration.ms`` (15000, max 60000),
-  ``group.share.min.session.timeout.ms`` (45000, max 60000),
-  ``group.share.min.heartbeat.interval.ms`` (5000, max 15000); delivery count limit 2..10.
-* group configs (dynamic, settable before the group exists): ``share.auto.offset.reset``
-  (``latest`` by default!), ``share.delivery.count.limit``, ``share.record.lock.duration.ms``,
-  ``share.session.timeout.ms``, ``share.heartbeat.interval.ms``,
-  ``errors.deadletterqueue.topic.name``, ``errors.deadletterqueue.copy.record.enable``.
-* a topic config on the DLQ topic: ``errors.deadletterqueue.group.enable=true``.
-
-A wrong DLQ (no prefix, topic missing, flag unset) is accepted when the configs are set and
-only fails when the broker writes a dead letter ("Failed to write to DLQ, proceeding to
-ARCHIVED regardless."): :func:`infra.share_groups_check.verify_share_groups` catches all
-of it after ``up``. This module is the model and what it implies; that one talks to Kafka.
+Group configs are dynamic and can be set before a group exists
+(:func:`apply_group_configs`); the ``share.version`` feature is read and raised with Kafka's
+FeatureCommand inside a broker container (librdkafka's AdminClient has no feature API);
+:func:`verify_share_groups` then checks the finalized ``share.version``, the broker
+properties, every group's configs and every DLQ topic's opt-in flag, and raises one
+:class:`~infra.errors.ShareGroupError` listing all differences.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from infra.errors import KafkarigError
-
-FEATURE: Final = "share.version"
-FEATURE_TOOL_CLASS: Final = "org.apache.kafka.tools.FeatureCommand"
-"""Main class of ``kafka-features`` (the local images have no script for it)."""
-MIN_KAFKA_SHARE: Final = (4, 2, 0)
-MIN_KAFKA_DLQ: Final = (4, 4, 0)
-DLQ_ENABLE_CONFIG: Final = "errors.deadletterqueue.group.enable"
-MAX_TOPIC_NAME_LENGTH: Final = 249
-
-_GROUP_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,249}")
-_TOPIC_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,249}")
-_RESET_PATTERN = re.compile(
-    r"earliest|latest|by_duration:P(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ResourceType,
 )
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from infra.config import INTERNAL_PORT, Stack
+from infra.config.share_groups import (
+    DLQ_ENABLE_CONFIG,
+    FEATURE,
+    FEATURE_TOOL_CLASS,
+    ShareGroupsSection,
+    broker_properties,
+    dlq_topics,
+    feature_upgrade_args,
+    required_share_version,
+)
+from infra.docker import docker_client, docker_failure
+from infra.errors import KafkarigError, ShareGroupError
+from infra.plan import Action, Plan, Verb
+
+STATE_TOPIC_REPLICAS: Final = "share.coordinator.state.topic.replication.factor"
+_FEATURE_LINE: Final = re.compile(r"Feature:\s*(\S+).*?FinalizedVersionLevel:\s*(\S+)")
 
 
-class ShareGroupError(KafkarigError):
-    """Share groups or their DLQ are not as ``stack.toml`` declares them."""
+def parse_feature_describe(output: str) -> dict[str, str]:
+    """``kafka-features describe`` output as ``{feature: finalized level}``."""
+    return {match[1]: match[2] for match in _FEATURE_LINE.finditer(output)}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+def apply_group_configs(
+    admin: AdminClient, section: ShareGroupsSection, timeout_s: float = 15.0
+) -> None:
+    """Set every group's configs (incremental SET: configs set by others are kept)."""
+    resources = [
+        ConfigResource(
+            ResourceType.GROUP,
+            group.name,
+            incremental_configs=[
+                ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                for key, value in group.group_configs(section.dlq_topic_prefix).items()
+            ],
+        )
+        for group in section.groups
+    ]
+    if not resources:
+        return
+    for resource, future in admin.incremental_alter_configs(
+        resources, request_timeout=timeout_s
+    ).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise ShareGroupError(
+                f"the broker refused the configs of share group {resource.name!r}: "
+                f"{exc.args[0].str()}",
+                hint="check the group's values against [share_groups] min_* bounds",
+            ) from exc
 
 
-class ShareGroupSpec(_Strict):
-    """``[[share_groups.groups]]``: one share group, its group configs and its DLQ."""
+def verify_share_groups(
+    admin: AdminClient,
+    section: ShareGroupsSection,
+    finalized_features: Mapping[str, str],
+    timeout_s: float = 15.0,
+) -> None:
+    """Check the cluster against the section; raise one error listing every difference.
 
-    name: str
-    topics: list[str] = Field(min_length=1)
-    """The declared topics the group consumes; the DLQ is named after the first."""
-    auto_offset_reset: str = "earliest"
-    """``share.auto.offset.reset``: earliest, latest or by_duration:<ISO-8601 duration>."""
-    delivery_count_limit: int = 5
-    record_lock_duration_ms: int = 30_000
-    session_timeout_ms: int = 45_000
-    heartbeat_interval_ms: int = 5_000
-    dlq: bool = False
-    """Dead letters written by the broker (KIP-1191) to :attr:`dlq_topic`."""
-    dlq_topic: str | None = None
-    """Default: the broker's prefix followed by the first topic (``dlq.user-events``)."""
-    dlq_copy_record: bool = True
-    """Copy key and value into the dead letter, not just the ``__dlq.errors.*`` headers."""
-    dlq_partitions: int = Field(default=1, ge=1)
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if not _GROUP_PATTERN.fullmatch(value):
-            raise ValueError(
-                f"share group name {value!r}: use 1..249 characters of a-z A-Z 0-9 . _ -"
-            )
-        return value
-
-    @field_validator("topics")
-    @classmethod
-    def _check_topics(cls, value: list[str]) -> list[str]:
-        bad = [topic for topic in value if not _TOPIC_PATTERN.fullmatch(topic)]
-        if bad:
-            raise ValueError(f"not topic names: {bad}")
-        return value
-
-    @field_validator("auto_offset_reset")
-    @classmethod
-    def _check_reset(cls, value: str) -> str:
-        if not _RESET_PATTERN.fullmatch(value):
-            raise ValueError(
-                f"auto_offset_reset {value!r}: use earliest, latest or by_duration:<ISO-8601>, "
-                "e.g. by_duration:PT1H"
-            )
-        return value
-
-    @field_validator("delivery_count_limit")
-    @classmethod
-    def _check_limit(cls, value: int) -> int:
-        if not 2 <= value <= 10:
-            raise ValueError(
-                f"delivery_count_limit {value}: Kafka allows 2..10 "
-                "(group.share.min/max.delivery.count.limit)"
-            )
-        return value
-
-    def dlq_topic_name(self, prefix: str) -> str | None:
-        """The DLQ topic, or ``None`` without ``dlq = true``."""
-        if not self.dlq:
-            return None
-        return self.dlq_topic or f"{prefix}{self.topics[0]}"
-
-    def group_configs(self, prefix: str) -> dict[str, str]:
-        """The group configs to set on the broker, sorted by name."""
-        configs = {
-            "share.auto.offset.reset": self.auto_offset_reset,
-            "share.delivery.count.limit": str(self.delivery_count_limit),
-            "share.heartbeat.interval.ms": str(self.heartbeat_interval_ms),
-            "share.record.lock.duration.ms": str(self.record_lock_duration_ms),
-            "share.session.timeout.ms": str(self.session_timeout_ms),
-        }
-        topic = self.dlq_topic_name(prefix)
-        if topic is not None:
-            configs["errors.deadletterqueue.topic.name"] = topic
-            configs["errors.deadletterqueue.copy.record.enable"] = str(self.dlq_copy_record).lower()
-        return dict(sorted(configs.items()))
-
-
-class ShareGroupsSection(_Strict):
-    """``[share_groups]``: enable share groups; broker-wide DLQ prefix and bounds."""
-
-    enabled: bool = True
-    dlq_topic_prefix: str = "dlq."
-    """``errors.deadletterqueue.topic.name.prefix``; ``""`` allows any DLQ topic name."""
-    min_record_lock_duration_ms: int = 15_000
-    min_session_timeout_ms: int = 45_000
-    min_heartbeat_interval_ms: int = 5_000
-    groups: list[ShareGroupSpec] = Field(default_factory=list)
-
-    @field_validator("dlq_topic_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        if value and not _TOPIC_PATTERN.fullmatch(value):
-            raise ValueError(f"dlq_topic_prefix {value!r}: only a-z A-Z 0-9 . _ - are allowed")
-        return value
-
-    @model_validator(mode="after")
-    def _check_groups(self) -> ShareGroupsSection:
-        problems: list[str] = []
-        for name, minimum, maximum in (
-            ("min_record_lock_duration_ms", self.min_record_lock_duration_ms, 60_000),
-            ("min_session_timeout_ms", self.min_session_timeout_ms, 60_000),
-            ("min_heartbeat_interval_ms", self.min_heartbeat_interval_ms, 15_000),
-        ):
-            if not 1_000 <= minimum <= maximum:
-                problems.append(f"{name} {minimum}: must be 1000..{maximum}")
-        names = [group.name for group in self.groups]
-        for name in sorted({n for n in names if names.count(n) > 1}):
-            problems.append(f"share group {name!r} is declared twice")
-        for group in self.groups:
-            problems.extend(self._group_problems(group))
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    def _group_problems(self, group: ShareGroupSpec) -> list[str]:
-        where = f"share group {group.name!r}"
-        problems = []
-        for key, value, minimum, maximum in (
-            (
-                "record_lock_duration_ms",
-                group.record_lock_duration_ms,
-                self.min_record_lock_duration_ms,
-                60_000,
-            ),
-            ("session_timeout_ms", group.session_timeout_ms, self.min_session_timeout_ms, 60_000),
-            (
-                "heartbeat_interval_ms",
-                group.heartbeat_interval_ms,
-                self.min_heartbeat_interval_ms,
-                15_000,
-            ),
-        ):
-            if not minimum <= value <= maximum:
-                problems.append(f"{where}: {key} {value} outside {minimum}..{maximum}")
-        if group.heartbeat_interval_ms >= group.session_timeout_ms:
-            problems.append(f"{where}: heartbeat_interval_ms must be below session_timeout_ms")
-        topic = group.dlq_topic_name(self.dlq_topic_prefix)
-        if topic is not None:
-            if topic.startswith("__"):
-                problems.append(f"{where}: DLQ topic {topic!r} may not start with '__'")
-            if not topic.startswith(self.dlq_topic_prefix):
-                problems.append(
-                    f"{where}: DLQ topic {topic!r} must start with dlq_topic_prefix "
-                    f"{self.dlq_topic_prefix!r} (the broker drops dead letters otherwise)"
-                )
-            if not _TOPIC_PATTERN.fullmatch(topic) or len(topic) > MAX_TOPIC_NAME_LENGTH:
-                problems.append(f"{where}: DLQ topic {topic!r} is not a valid topic name")
-        elif group.dlq_topic is not None:
-            problems.append(f"{where}: dlq_topic is set but dlq = false")
-        return problems
-
-    @property
-    def uses_dlq(self) -> bool:
-        """Whether any group has a broker-side DLQ."""
-        return any(group.dlq for group in self.groups)
-
-
-# -- what the section implies ------------------------------------------------------------
-
-
-def required_share_version(section: ShareGroupsSection) -> int:
-    """The ``share.version`` level the stack needs: 0 off, 1 share groups, 2 with a DLQ."""
+    ``finalized_features`` comes from :func:`parse_feature_describe` (librdkafka's
+    AdminClient cannot describe features).
+    """
     if not section.enabled:
-        return 0
-    return 2 if section.uses_dlq else 1
+        return
+    problems = []
+    wanted = required_share_version(section)
+    level = finalized_features.get(FEATURE, "0")
+    if not level.isdigit() or int(level) < wanted:
+        problems.append(f"{FEATURE} is finalized at {level}, the stack needs {wanted}")
+    described = _describe(admin, _resources(section), timeout_s)
+    broker = described.get((ResourceType.BROKER, "*"), {})
+    for key, value in broker_properties(section).items():
+        if broker.get(key, "") != value:
+            problems.append(f"broker {key} is {broker.get(key)!r}, declared {value!r}")
+    brokers = len(admin.list_topics(timeout=timeout_s).brokers)
+    state_replicas = int(broker.get(STATE_TOPIC_REPLICAS, "3"))
+    if state_replicas > brokers:
+        problems.append(
+            f"{STATE_TOPIC_REPLICAS} is {state_replicas} on {brokers} broker(s): the share "
+            "state topic cannot be created and share consumers receive nothing"
+        )
+    for group in section.groups:
+        actual = described.get((ResourceType.GROUP, group.name), {})
+        for key, value in group.group_configs(section.dlq_topic_prefix).items():
+            if actual.get(key) != value:
+                problems.append(
+                    f"share group {group.name!r}: {key} is {actual.get(key)!r}, declared {value!r}"
+                )
+    for topic in dlq_topics(section, replication_factor=1):
+        topic_config = described.get((ResourceType.TOPIC, topic.name))
+        if topic_config is None:
+            problems.append(f"DLQ topic {topic.name!r} does not exist")
+        elif topic_config.get(DLQ_ENABLE_CONFIG) != "true":
+            problems.append(f"DLQ topic {topic.name!r} lacks {DLQ_ENABLE_CONFIG}=true")
+    if problems:
+        raise ShareGroupError(
+            "share groups differ from stack.toml:\n  " + "\n  ".join(problems),
+            hint="`nox -s up` applies [share_groups]; a cluster formatted before share "
+            f"groups were declared needs: kafka-features upgrade --feature {FEATURE}={wanted}",
+        )
 
 
-def storage_format_features(section: ShareGroupsSection) -> list[str]:
-    """``--feature`` values for ``kafka-storage format`` (``["share.version=2"]``)."""
-    return [f"{FEATURE}={required_share_version(section)}"]
-
-
-def feature_upgrade_args(section: ShareGroupsSection, bootstrap: str) -> list[str]:
-    """Arguments of ``kafka-features`` (or FEATURE_TOOL_CLASS) raising share.version."""
+def _resources(section: ShareGroupsSection) -> list[ConfigResource]:
     return [
-        "--bootstrap-server",
-        bootstrap,
-        "upgrade",
-        "--feature",
-        f"{FEATURE}={required_share_version(section)}",
+        ConfigResource(ResourceType.BROKER, "*"),
+        *(ConfigResource(ResourceType.GROUP, group.name) for group in section.groups),
+        *(ConfigResource(ResourceType.TOPIC, t.name) for t in dlq_topics(section, 1)),
     ]
 
 
-def broker_properties(section: ShareGroupsSection) -> dict[str, str]:
-    """Server properties of every broker (for ``KAFKA_*`` env), sorted by name."""
-    if not section.enabled:
-        return {}
-    return {
-        "errors.deadletterqueue.auto.create.topics.enable": "false",
-        "errors.deadletterqueue.topic.name.prefix": section.dlq_topic_prefix,
-        "group.share.min.heartbeat.interval.ms": str(section.min_heartbeat_interval_ms),
-        "group.share.min.record.lock.duration.ms": str(section.min_record_lock_duration_ms),
-        "group.share.min.session.timeout.ms": str(section.min_session_timeout_ms),
-    }
+def _describe(
+    admin: AdminClient, resources: list[ConfigResource], timeout_s: float
+) -> dict[tuple[ResourceType, str], dict[str, str]]:
+    """Configs per (type, name); a missing topic is left out, a broker as ``"*"``."""
+    broker_id = str(min(admin.list_topics(timeout=timeout_s).brokers))
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    wanted = [
+        ConfigResource(r.restype, broker_id) if r.restype == ResourceType.BROKER else r
+        for r in resources
+        if r.restype != ResourceType.TOPIC or r.name in existing
+    ]
+    result: dict[tuple[ResourceType, str], dict[str, str]] = {}
+    for resource, future in admin.describe_configs(wanted, request_timeout=timeout_s).items():
+        try:
+            entries = future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise ShareGroupError(
+                f"cannot describe {resource.restype.name.lower()} {resource.name!r}: "
+                f"{exc.args[0].str()}"
+            ) from exc
+        name = "*" if resource.restype == ResourceType.BROKER else resource.name
+        result[(resource.restype, name)] = {
+            key: entry.value for key, entry in entries.items() if entry.value is not None
+        }
+    return result
+
+
+# --------------------------------------------------------------------------- the kind
+
+
+def feature_tool(flavor: str) -> list[str]:
+    """The ``kafka-features`` command inside a broker container of the flavor."""
+    if flavor == "apache":
+        return ["/opt/kafka/bin/kafka-features.sh"]
+    if flavor == "confluent":
+        return ["kafka-features"]
+    return ["kafka-run-class", FEATURE_TOOL_CLASS]  # the local images have no script for it
+
+
+class ShareGroupAction(Action):
+    """An action on the share groups of a stack."""
+
+    kind: ClassVar[str] = "share group"
 
 
 @dataclass(frozen=True)
-class ShareDlqTopic:
-    """A DLQ topic the stack creates: ``TopicSpec(**asdict(this))`` in the stack model."""
+class RaiseShareVersion(ShareGroupAction):
+    """Upgrade the finalized ``share.version`` (a cluster formatted before it was declared)."""
 
-    name: str
-    partitions: int
-    replication_factor: int
-    config: dict[str, str]
+    current: int
+    declared: int
+    verb: ClassVar[Verb] = "update"
 
+    @property
+    def name(self) -> str:
+        return FEATURE
 
-def dlq_topics(section: ShareGroupsSection, replication_factor: int) -> list[ShareDlqTopic]:
-    """The DLQ topics of every group (one per name), with the KIP-1191 opt-in config."""
-    topics: dict[str, ShareDlqTopic] = {}
-    for group in section.groups if section.enabled else []:
-        name = group.dlq_topic_name(section.dlq_topic_prefix)
-        if name is not None and name not in topics:
-            topics[name] = ShareDlqTopic(
-                name, group.dlq_partitions, replication_factor, {DLQ_ENABLE_CONFIG: "true"}
-            )
-    return list(topics.values())
+    def describe(self) -> str:
+        return f"feature level {self.current} -> {self.declared} (kafka-features upgrade)"
 
 
-def stack_problems(
-    section: ShareGroupsSection,
-    *,
-    mode: str,
-    kafka_version: str,
-    declared_topics: Sequence[str],
-) -> list[str]:
-    """What the rest of the stack contradicts: ZooKeeper mode, too old a Kafka, topics."""
-    if not section.enabled:
-        return []
-    problems = []
-    if mode != "kraft":
-        problems.append('share groups need KRaft: set [cluster] mode = "kraft"')
-    version = tuple(int(part) for part in re.findall(r"\d+", kafka_version)[:3])
-    needed = MIN_KAFKA_DLQ if section.uses_dlq else MIN_KAFKA_SHARE
-    if version < needed:
-        what = "a share-group DLQ (KIP-1191)" if section.uses_dlq else "share groups"
-        problems.append(
-            f"{what} needs Kafka {'.'.join(map(str, needed))}+, the stack runs {kafka_version}"
+@dataclass(frozen=True)
+class SetGroupConfigs(ShareGroupAction):
+    """Set a group's declared configs (incremental: configs set by others are kept)."""
+
+    group: str
+    changes: tuple[tuple[str, str | None, str], ...]
+    """``(key, current or None, declared)`` per config that differs."""
+    new: bool
+    verb: ClassVar[Verb] = "update"
+
+    @property
+    def name(self) -> str:
+        return self.group
+
+    def describe(self) -> str:
+        if self.new:
+            return ", ".join(f"{key}={declared}" for key, _, declared in self.changes)
+        return ", ".join(
+            f"{key} {current if current is not None else '(unset)'} -> {declared}"
+            for key, current, declared in self.changes
         )
-    for group in section.groups:
-        missing = [topic for topic in group.topics if topic not in declared_topics]
-        if missing:
-            problems.append(f"share group {group.name!r} reads undeclared topic(s) {missing}")
-    return problems
+
+
+@dataclass(frozen=True)
+class DeclareShareGroup(SetGroupConfigs):
+    """Set the configs of a group the cluster knows nothing of yet (it may not exist yet)."""
+
+    verb: ClassVar[Verb] = "create"
+
+
+@dataclass(frozen=True)
+class KeepShareGroup(ShareGroupAction):
+    """A share group whose configs (or the feature level) are as declared."""
+
+    group: str
+    what: str
+    verb: ClassVar[Verb] = "keep"
+
+    @property
+    def name(self) -> str:
+        return self.group
+
+    def describe(self) -> str:
+        return self.what
+
+
+class ShareGroupResources:
+    """The ``[share_groups]`` of a stack as a kind of declared resource (see :mod:`infra.plan`).
+
+    Planned after the topics (the DLQ topics are topics of the stack), applied after them:
+    the feature first, then the group configs, then everything is verified.
+    """
+
+    kind = "share group"
+    refusal_error: type[KafkarigError] = ShareGroupError
+
+    def __init__(
+        self, stack: Stack, *, client: DockerClient | None = None, timeout_s: float = 15.0
+    ) -> None:
+        if stack.share_groups is None:
+            raise ValueError("the stack declares no [share_groups]")
+        self.section = stack.share_groups
+        self.broker = stack.brokers[0].service
+        self.flavor = stack.cluster.flavor
+        self.client = client
+        self.timeout_s = timeout_s
+
+    def plan_offline(self) -> Plan:
+        """The plan for a cluster that does not run yet: every group's configs are set."""
+        prefix = self.section.dlq_topic_prefix
+        return Plan(
+            tuple(
+                DeclareShareGroup(
+                    group.name,
+                    tuple((k, None, v) for k, v in group.group_configs(prefix).items()),
+                    new=True,
+                )
+                for group in self.section.groups
+            )
+        )
+
+    def plan(self, admin: AdminClient, *, validate: bool) -> Plan:
+        """Compare the feature level and every group's configs with the cluster."""
+        actions: list[Action] = []
+        wanted = required_share_version(self.section)
+        level = self.finalized_level()
+        if level < wanted:
+            actions.append(RaiseShareVersion(level, wanted))
+        else:
+            actions.append(KeepShareGroup(FEATURE, f"feature level {level}, as needed"))
+        prefix = self.section.dlq_topic_prefix
+        described = _describe(
+            admin, [ConfigResource(ResourceType.GROUP, g.name) for g in self.section.groups],
+            self.timeout_s,
+        )  # fmt: skip
+        for group in self.section.groups:
+            actual = described.get((ResourceType.GROUP, group.name), {})
+            changes = tuple(
+                (key, actual.get(key), value)
+                for key, value in group.group_configs(prefix).items()
+                if actual.get(key) != value
+            )
+            if changes:
+                new = all(actual.get(key) is None for key, _, _ in changes)
+                kind = DeclareShareGroup if new else SetGroupConfigs
+                actions.append(kind(group.name, changes, new=new))
+            else:
+                actions.append(KeepShareGroup(group.name, "configs as declared"))
+        return Plan(tuple(actions))
+
+    def apply(self, admin: AdminClient, plan: Plan) -> None:
+        """Raise the feature level if needed, set the group configs, then verify it all."""
+        for action in plan.of_kind(self.kind):
+            if isinstance(action, RaiseShareVersion):
+                self._features(*feature_upgrade_args(self.section, self._internal_bootstrap))
+        apply_group_configs(admin, self.section, self.timeout_s)
+        verify_share_groups(
+            admin, self.section, {FEATURE: str(self.finalized_level())}, self.timeout_s
+        )
+
+    def finalized_level(self) -> int:
+        """The cluster's finalized ``share.version`` (0 when the feature is not finalized)."""
+        output = self._features("--bootstrap-server", self._internal_bootstrap, "describe")
+        level = parse_feature_describe(output).get(FEATURE, "0")
+        return int(level) if level.isdigit() else 0
+
+    @property
+    def _internal_bootstrap(self) -> str:
+        return f"localhost:{INTERNAL_PORT}"
+
+    def _features(self, *arguments: str) -> str:
+        command: Sequence[str] = [*feature_tool(self.flavor), *arguments]
+        client = self.client or docker_client()
+        try:
+            return str(client.container.execute(self.broker, list(command)))
+        except DockerException as error:
+            raise ShareGroupError(
+                f"cannot ask broker {self.broker} for its features.\n{docker_failure(error)}",
+                hint="the share groups of stack.toml need share.version; `kafkarig status` "
+                "shows whether the broker runs.",
+            ) from error

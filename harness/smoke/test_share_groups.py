@@ -4,25 +4,28 @@ Each scenario of :mod:`harness.smoke.routes` runs through both routes on fresh t
 groups; the delivery accounting must hold on both, and the expected outcome (processed,
 dead-lettered, redeliveries, duplicates) is the same. The comparison table is printed at the
 end of the module, written to ``reports/share-side-by-side.md`` and attached to the JUnit
-report as the property ``side_by_side``. Skipped, with the broker's own words, on a cluster
-without share groups (``share.version`` 0) or without their DLQ (``share.version`` 1).
+report as the property ``side_by_side``.
+
+It runs on kafkarig's own plaintext stack when the stack declares ``[share_groups]`` (see
+``examples/share-groups.toml``): the comparison takes a minute (a crashed share consumer's
+records come back only after the lock duration), too long for every smoke run. Skipped, with
+the broker's own words, on a cluster without share groups (``share.version`` 0) or without
+their DLQ (``share.version`` 1). Its topics and groups are this run's scratch names.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness.dlq_dialects import SHARE_HEADER_NAMES
+from harness.scratch import ScratchRegistry
 from harness.share_admin import (
     BROKER_DLQ_PREFIX,
     DEFAULT_DLQ_PREFIX,
@@ -40,6 +43,7 @@ from harness.smoke.routes import (
     run_scenario,
     side_by_side_table,
 )
+from infra.config import Stack
 
 REPORT: Final = Path("reports") / "share-side-by-side.md"
 GROUP_DELETE_TIMEOUT_S: Final = 60.0
@@ -51,36 +55,55 @@ EXPECTED: Final[dict[Scenario, tuple[int, int, int, int]]] = {
     "crash": (5, 0, 1, 0),
 }
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [
+    pytest.mark.timeout(240),
+    pytest.mark.writes,
+    pytest.mark.own_cluster(reason="the comparison runs on a stack that declares share groups"),
+]
 
 MakeTopics = Callable[[Route], Topics]
 
 
 @pytest.fixture(scope="module")
-def admin(bootstrap_servers: str) -> AdminClient:
-    """An AdminClient on the cluster under test (module-scoped)."""
-    return AdminClient({"bootstrap.servers": bootstrap_servers})
+def admin(
+    stack: Stack | None, kafka_admin: AdminClient, kafka_client_config: dict[str, str]
+) -> AdminClient:
+    """The cluster's AdminClient, once the stack is known to declare share groups."""
+    if stack is None or stack.share_groups is None or not stack.share_groups.enabled:
+        pytest.skip(
+            "the stack declares no [share_groups]: run `nox -s smoke -- --stack "
+            "examples/share-groups.toml` on that stack for the side-by-side comparison"
+        )
+    if kafka_client_config:
+        pytest.skip("the share-group comparison runs on plaintext stacks only")
+    return kafka_admin
 
 
 @pytest.fixture(scope="module")
-def dlq_prefix(admin: AdminClient) -> str:
-    """The broker's required DLQ topic prefix (``dlq.`` by default)."""
-    return broker_configs(admin).get(BROKER_DLQ_PREFIX, DEFAULT_DLQ_PREFIX)
+def dlq_prefix(admin: AdminClient, scratch: ScratchRegistry) -> str:
+    """The broker's required DLQ topic prefix (``dlq.`` by default); a scratch name behind it
+    is still this run's."""
+    prefix = broker_configs(admin).get(BROKER_DLQ_PREFIX, DEFAULT_DLQ_PREFIX)
+    scratch.outer_prefixes.add(prefix)
+    return prefix
 
 
 @pytest.fixture(scope="module")
-def make_topics(admin: AdminClient, dlq_prefix: str) -> Iterator[MakeTopics]:
+def make_topics(
+    admin: AdminClient, dlq_prefix: str, scratch: ScratchRegistry
+) -> Iterator[MakeTopics]:
     """Create a source topic and its DLQ per route run; all deleted at the end."""
     created: list[str] = []
 
     def make(route: Route) -> Topics:
-        source = f"smoke-share-{route}-{uuid.uuid4().hex[:8]}"
+        source = scratch.topic_name(f"share-{route}")
         if route == "kafkarig":
             topics = Topics(source, f"{source}-dlq")
             configs: dict[str, str] = {}
         else:
             topics = Topics(source, f"{dlq_prefix}{source}")
             configs = {DLQ_TOPIC_ENABLE: "true"}
+        scratch.register_topic(topics.dlq)
         futures = admin.create_topics(
             [NewTopic(topics.source, 1, 1), NewTopic(topics.dlq, 1, 1, config=configs)],
             request_timeout=30,
@@ -91,37 +114,24 @@ def make_topics(admin: AdminClient, dlq_prefix: str) -> Iterator[MakeTopics]:
         return topics
 
     yield make
-    if created:
-        for future in admin.delete_topics(created, request_timeout=30).values():
-            with contextlib.suppress(KafkaException):
-                future.result(timeout=30)
+    scratch.delete_topics(admin, created)
 
 
 @pytest.fixture(scope="module")
-def groups(admin: AdminClient) -> Iterator[Callable[[str], str]]:
+def groups(admin: AdminClient, scratch: ScratchRegistry) -> Iterator[Callable[[str], str]]:
     """Fresh group ids; every group made is deleted at the end (its configs with it)."""
     made: list[str] = []
 
     def make(label: str) -> str:
-        made.append(f"smoke-share-{label}-{uuid.uuid4().hex[:8]}")
+        made.append(scratch.group_name(f"share-{label}"))
         return made[-1]
 
     yield make
     # A SIGKILLed member keeps its group non-empty until its session times out (45 s by
-    # default for share groups), so deletion is retried until then.
-    left, deadline = list(made), time.monotonic() + GROUP_DELETE_TIMEOUT_S
-    while left and time.monotonic() < deadline:
-        for group, future in admin.delete_consumer_groups(left, request_timeout=30).items():
-            try:
-                future.result(timeout=30)
-                left.remove(group)
-            except KafkaException as error:
-                if error.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND:
-                    left.remove(group)  # never created (e.g. the module was skipped early)
-        if left:
-            time.sleep(1.0)
+    # default for share groups), so deletion is retried until then (and at session end).
+    left = scratch.delete_groups(admin, made, timeout_s=GROUP_DELETE_TIMEOUT_S)
     if left:
-        warnings.warn(f"share smoke groups not deleted: {left}", stacklevel=1)
+        warnings.warn(f"share smoke groups not deleted yet: {left}", stacklevel=1)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +177,7 @@ def test_both_routes_account_for_every_record(
     share_dlq_available: None,
     side_by_side: list[RouteRun],
     tmp_path: Path,
-    record_property: Callable[[str, object], None],
+    record_testsuite_property: Callable[[str, object], None],
 ) -> None:
     """Same failure, both routes: nothing lost, the same outcome, each DLQ in its dialect."""
     runs = []
@@ -177,7 +187,7 @@ def test_both_routes_account_for_every_record(
         )
         side_by_side.append(run)
         runs.append(run)
-    record_property("side_by_side", side_by_side_table(runs))
+    record_testsuite_property(f"side_by_side_{scenario}", side_by_side_table(runs))
     for run in runs:
         report = run.report
         assert report is not None

@@ -202,6 +202,17 @@ def where(loc: Sequence[str | int], document: Mapping[str, Any], root: type[Base
                     section += f" ({entry['name']})"
     elif field is not None:
         section = f"[{head}]"
+        table = document.get(head)
+        if len(rest) >= 2 and isinstance(rest[1], int) and isinstance(table, Mapping):
+            # An array of tables inside a table: [[share_groups.groups]] #1 (workers)
+            key, index = str(rest[0]), int(rest[1])
+            entries = table.get(key)
+            if isinstance(entries, list):
+                rest = rest[2:]
+                section = f"[[{head}.{key}]] #{index + 1}"
+                entry = entries[index] if index < len(entries) else None
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    section += f" ({entry['name']})"
     else:
         section, rest = "", list(loc)
     keys = ".".join(

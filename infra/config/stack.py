@@ -2,8 +2,9 @@
 
 A :class:`Stack` is what every other part of kafkarig works from: the compose template reads
 its topology (images, brokers, listeners, healthchecks, volumes), the lifecycle its services,
-and the topic plan its resolved topics. New sections (``[security]``, ``[[users]]``,
-``[[acls]]``) are new fields here, with their own section models and cross checks.
+the topic plan its resolved topics, and the share-group plan its ``[share_groups]``. New
+sections (``[security]``, ``[[users]]``, ``[[acls]]``) are new fields here, with their own
+section models and cross checks.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from infra.config.compose import ZOOKEEPER_SERVICE
 from infra.config.health import Healthcheck, broker_healthcheck, zookeeper_healthcheck
 from infra.config.problems import Problem, raise_problems, show
 from infra.config.schema import Section, StackSection, TopicSpec
+from infra.config.share_groups import (
+    ShareGroupsSection,
+    broker_properties,
+    dlq_topics,
+    stack_problems,
+)
 from infra.config.topology import Broker
 
 STATE_DIR_NAME = ".kafkarig"
@@ -36,6 +43,7 @@ class Stack(Section):
     stack: StackSection = Field(default_factory=StackSection)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     topics: list[TopicSpec] = Field(default_factory=list)
+    share_groups: ShareGroupsSection | None = None
 
     _source_file: Path | None = PrivateAttr(default=None)
 
@@ -55,6 +63,33 @@ class Stack(Section):
             problems.sort(key=lambda item: item.loc[0] if isinstance(item.loc[0], int) else 0)
             raise_problems("topics", problems, topics)
         return topics
+
+    @field_validator("share_groups")
+    @classmethod
+    def _check_share_groups_fit(
+        cls, section: ShareGroupsSection | None, info: ValidationInfo
+    ) -> ShareGroupsSection | None:
+        cluster, topics = info.data.get("cluster"), info.data.get("topics")
+        if section is None or not isinstance(cluster, ClusterConfig) or topics is None:
+            return section
+        if cluster.flavor == "confluent" and section.enabled:
+            found = [
+                Problem(
+                    f"share groups need Kafka 4.2+; confluent {cluster.confluent_version} runs "
+                    "an older Kafka",
+                    hint='use flavor "local" or "apache" (Kafka 4.4) for share groups',
+                )
+            ]
+        else:
+            found = stack_problems(
+                section,
+                mode=cluster.mode,
+                kafka_version=cluster.kafka_version,
+                declared_topics=[topic.name for topic in topics],
+            )
+        if found:
+            raise_problems("share_groups", found, section)
+        return section
 
     # ---- identity ----------------------------------------------------------------------
 
@@ -195,7 +230,23 @@ class Stack(Section):
                         replication_factor=topic.replication_factor,
                     )
                 )
+        if self.share_groups is not None:
+            for dlq in dlq_topics(self.share_groups, self.internal_topic_replication_factor):
+                resolved.append(
+                    TopicSpec(
+                        name=dlq.name,
+                        partitions=dlq.partitions,
+                        replication_factor=dlq.replication_factor,
+                        config=dlq.config,
+                    )
+                )
         return resolved
+
+    @property
+    def implied_broker_properties(self) -> dict[str, str]:
+        """Server properties other sections imply (``[share_groups]``' DLQ prefix, bounds);
+        ``[cluster.broker_config]`` overrides them."""
+        return broker_properties(self.share_groups) if self.share_groups is not None else {}
 
 
 def _replication_problems(topics: list[TopicSpec], brokers: int) -> Iterator[Problem]:

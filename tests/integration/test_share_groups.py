@@ -37,16 +37,16 @@ from harness.smoke.routes import (
     read_dlq,
     run_scenario,
 )
-from infra.readiness import wait_for_brokers
-from infra.share_groups import (
+from infra.config.share_groups import (
     FEATURE_TOOL_CLASS,
-    ShareGroupError,
     ShareGroupsSection,
     broker_properties,
     dlq_topics,
     feature_upgrade_args,
 )
-from infra.share_groups_check import (
+from infra.errors import ShareGroupError
+from infra.readiness import wait_for_brokers
+from infra.share_groups import (
     apply_group_configs,
     parse_feature_describe,
     verify_share_groups,

@@ -539,3 +539,47 @@ def test_a_host_address_that_is_not_on_this_machine_is_a_clear_error(
         lifecycle.up(stack, tmp_path)
     assert caught.value.hint and "127.0.0.1" in caught.value.hint
     assert leftovers(docker, "it-host") == NOTHING
+
+
+def test_up_applies_share_groups_and_puts_a_changed_group_config_back(
+    tmp_path: Path, stacks: list[Stack], no_running_stack: None
+) -> None:
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    from infra.share_groups import DeclareShareGroup, KeepShareGroup, SetGroupConfigs
+
+    stack = make_stack(
+        f"it-share-{uuid.uuid4().hex[:6]}",
+        topics=[{"name": "orders", "partitions": 1, "replication_factor": 1}],
+    )
+    stack = build_stack(
+        {
+            **stack.model_dump(exclude={"share_groups"}),
+            "share_groups": {
+                "groups": [
+                    {"name": "order-workers", "topics": ["orders"], "delivery_count_limit": 3,
+                     "dlq": True}
+                ]
+            },
+        },
+        env={},
+    )  # fmt: skip
+    assert [type(a) for a in lifecycle.plan(stack).of_kind("share group")] == [DeclareShareGroup]
+    stacks.append(stack)
+    report = lifecycle.up(stack, tmp_path)
+    assert "dlq.orders" in [t.spec.name for t in report.topics]
+    assert all(isinstance(a, KeepShareGroup) for a in lifecycle.plan(stack).of_kind("share group"))
+
+    # Somebody changes the group's delivery limit: plan shows it, up sets it back.
+    admin = admin_client(stack.bootstrap_servers)
+    change = ConfigEntry(
+        "share.delivery.count.limit", "7", incremental_operation=AlterConfigOpType.SET
+    )
+    resource = ConfigResource(ResourceType.GROUP, "order-workers", incremental_configs=[change])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    (update,) = [a for a in lifecycle.plan(stack).of_kind("share group") if a.verb == "update"]
+    assert isinstance(update, SetGroupConfigs)
+    assert update.describe() == "share.delivery.count.limit 7 -> 3"
+    lifecycle.up(stack, tmp_path)
+    assert all(isinstance(a, KeepShareGroup) for a in lifecycle.plan(stack).of_kind("share group"))

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 from pydantic import ValidationError
 
-from infra.share_groups import (
+from infra.config.share_groups import (
     ShareGroupsSection,
     broker_properties,
     dlq_topics,
@@ -16,7 +16,7 @@ from infra.share_groups import (
     stack_problems,
     storage_format_features,
 )
-from infra.share_groups_check import parse_feature_describe
+from infra.share_groups import parse_feature_describe
 
 STACK_TOML = """
 [share_groups]
@@ -138,11 +138,13 @@ def test_the_rest_of_the_stack_must_be_kraft_kafka_4_4_and_declare_the_topics() 
         )
         == []
     )
-    assert stack_problems(section, mode="zookeeper", kafka_version="4.2.0", declared_topics=[]) == [
-        'share groups need KRaft: set [cluster] mode = "kraft"',
+    found = stack_problems(section, mode="zookeeper", kafka_version="4.2.0", declared_topics=[])
+    assert [problem.message for problem in found] == [
+        "share groups need KRaft mode",
         "a share-group DLQ (KIP-1191) needs Kafka 4.4.0+, the stack runs 4.2.0",
-        "share group 'user-events-workers' reads undeclared topic(s) ['user-events']",
+        "share group 'user-events-workers' reads undeclared topic(s) \"user-events\"",
     ]
+    assert found[2].loc == ("groups", 0, "topics")
 
 
 def test_feature_describe_output_is_parsed_into_finalized_levels() -> None:
@@ -151,3 +153,67 @@ def test_feature_describe_output_is_parsed_into_finalized_levels() -> None:
         "metadata.version": "4.4-IV2",
         "share.version": "2",
     }
+
+
+def test_a_stack_file_with_share_group_mistakes_names_each_where_it_is() -> None:
+    from infra.config import parse_stack
+    from infra.errors import ConfigError
+
+    text = """
+[cluster]
+flavor = "local"
+[[topics]]
+name = "user-events"
+partitions = 3
+replication_factor = 1
+[share_groups]
+dlq_topic_prefixx = "dlq."
+[[share_groups.groups]]
+name = "workers"
+topics = ["user-events", "orders"]
+delivery_count_limit = 12
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_stack(text, env={})
+    message = info.value.message
+    assert "[[share_groups.groups]] #1 (workers) delivery_count_limit: delivery_count_limit 12" in (
+        message
+    )
+    assert (
+        "unknown key 'dlq_topic_prefixx' in [share_groups]; did you mean 'dlq_topic_prefix'?"
+        in (message)
+    )
+    fixed = text.replace("prefixx", "prefix").replace("= 12", "= 3")
+    with pytest.raises(ConfigError) as info:
+        parse_stack(fixed, env={})
+    assert (
+        "[[share_groups.groups]] #1 (workers) topics: share group 'workers' reads "
+        'undeclared topic(s) "orders"' in info.value.message
+    )
+    stack = parse_stack(fixed.replace(', "orders"', ""), env={})
+    assert stack.implied_broker_properties["errors.deadletterqueue.topic.name.prefix"] == "dlq."
+    assert "share.coordinator.state.topic.replication.factor" not in stack.implied_broker_properties
+
+
+def test_a_share_group_dlq_topic_is_one_of_the_stacks_topics_with_the_opt_in() -> None:
+    from infra.config import parse_stack
+
+    stack = parse_stack(
+        """
+[cluster]
+flavor = "local"
+brokers = 3
+[[topics]]
+name = "user-events"
+partitions = 3
+replication_factor = 3
+[[share_groups.groups]]
+name = "workers"
+topics = ["user-events"]
+dlq = true
+""",
+        env={},
+    )
+    (dlq,) = [topic for topic in stack.all_topics if topic.name == "dlq.user-events"]
+    assert dlq.replication_factor == 3
+    assert dlq.config == {"errors.deadletterqueue.group.enable": "true"}
