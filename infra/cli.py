@@ -72,11 +72,11 @@ def _cmd_up(args: argparse.Namespace) -> int:
             f"replication {topic.state.replication_factor}, {action}{changed}"
         )
     done = {"create": "created", "update": "updated", "keep": "verified", "remove": "removed"}
-    for action in report.plan.actions:
-        if action.kind in ("container", "topic"):
+    for applied in report.plan.actions:
+        if applied.kind in ("container", "topic"):
             continue  # reported above, with what the cluster shows now
-        detail = "" if action.verb == "keep" else f" ({action.describe()})"
-        print(f"  {action.kind} {action.name}: {done.get(action.verb, action.verb)}{detail}")
+        detail = "" if applied.verb == "keep" else f" ({applied.describe()})"
+        print(f"  {applied.kind} {applied.name}: {done.get(applied.verb, applied.verb)}{detail}")
     for note in report.plan.notes:
         print(f"  note: {note}")
     return 0
