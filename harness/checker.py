@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Final
 
 #: How many examples each finding keeps.
@@ -262,9 +263,7 @@ def _reorders(reads: Iterable[Read], acked: Mapping[str, Write]) -> list[str]:
     found = []
     for (key, partition), entries in sorted(by_key.items()):
         entries.sort()
-        for (offset_a, seq_a, value_a), (offset_b, seq_b, value_b) in zip(
-            entries, entries[1:], strict=False
-        ):
+        for (offset_a, seq_a, value_a), (offset_b, seq_b, value_b) in pairwise(entries):
             if seq_b < seq_a:
                 found.append(
                     f"key {key}: {value_a} (sent #{seq_a}) at p{partition}@{offset_a} before "
