@@ -93,3 +93,21 @@ def bench(session: nox.Session) -> None:
     if not session.posargs:
         session.error("Usage: nox -s bench -- images|start|stack|smoke|throughput|all [options]")
     session.run("python", "-m", "tests.bench", *session.posargs)
+
+
+# --------------------------------------------------------------------------- chaos
+# Fault injection with a delivery checker (issue 10). Kept apart from the sessions above.
+
+
+@nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """Run the chaos scenarios against the running stack (3+ brokers; --stack FILE)."""
+    _install(session)
+    session.run(
+        "pytest",
+        "harness/chaos",
+        "--junitxml=reports/chaos.xml",
+        "-o",
+        "console_output_style=classic",
+        *session.posargs,
+    )
