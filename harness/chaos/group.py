@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -75,6 +76,13 @@ class Group:
                 )
             )
 
+    def stop(self) -> None:
+        """Stop every member and wait for its thread (a stopped group stops at once)."""
+        for consumer in self.members:
+            consumer.stop("the scenario is over")
+        for thread in self.threads:
+            thread.join(timeout=60)
+
     def finished_ids(self) -> set[str]:
         """Value ids handled so far."""
         with self.lock:
@@ -96,6 +104,7 @@ def consumer_group_plan(run: ScenarioRun) -> None:
     """Start the group, let it work, SIGKILL its coordinator, restart it, let it work."""
     group = Group(group_id=f"chaos-group-{uuid.uuid4().hex[:8]}")
     run.extra["group"] = group
+    run.cleanups.append(group.stop)
     for _ in range(MEMBERS):
         consumer = RetryingConsumer(
             run.cluster.bootstrap_servers,
@@ -133,12 +142,22 @@ def consumer_group_after(run: ScenarioRun) -> list[str]:
     wanted = {w.value for w in writes} - poison
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     step(f"waiting for the group to handle {len(wanted)} records")
+    drain_started = time.monotonic()
     while not wanted <= group.finished_ids() and time.monotonic() < deadline:
         time.sleep(0.5)
-    for consumer in group.members:
-        consumer.stop("the scenario is over")
-    for thread in group.threads:
-        thread.join(timeout=60)
+    handled = group.finished_ids()
+    step(
+        f"the group handled {len(handled & wanted)} of {len(wanted)} in "
+        f"{time.monotonic() - drain_started:.0f}s after the workload stopped"
+    )
+    late = sorted(wanted - handled)
+    if late:
+        late_ids = set(late)
+        behind = dict(sorted(Counter(w.partition for w in writes if w.value in late_ids).items()))
+        run.extra.setdefault("notes", []).append(
+            f"not handled within {DRAIN_TIMEOUT_S:.0f}s, by partition: {behind}"
+        )
+    group.stop()
     dlq = dlq_reads(run)
     problems = [f"a consumer failed: {error!r}" for error in group.errors]
     try:
@@ -146,8 +165,14 @@ def consumer_group_after(run: ScenarioRun) -> list[str]:
             writes, group.processed, dlq, indeterminate=run.workload.indeterminate()
         )
     except DeliveryAccountingError as error:
-        return [*problems, error.message]
-    run.extra.setdefault("notes", []).append(f"group accounting: {result.summary()}")
+        return [*problems, error.message[:2000]]
+    notes = run.extra.setdefault("notes", [])
+    notes.append(f"group accounting: {result.summary()}")
+    notes.extend(
+        f"member: processed={stats.processed} dlq={stats.dlq} retries={stats.retries} "
+        f"stop={stats.stop_reason!r}"
+        for stats in group.stats
+    )
     if result.ids.dlq_unique != len(poison):
         problems.append(f"{result.ids.dlq_unique} records dead-lettered, expected {len(poison)}")
     return problems

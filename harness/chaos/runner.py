@@ -47,6 +47,8 @@ class ScenarioRun:
     topic: str
     admin: AdminClient
     extra: dict[str, Any] = field(default_factory=dict)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+    """Run when the scenario ends, however it ends (e.g. stop the consumers it started)."""
 
     def hold(self, seconds: float, why: str = "") -> None:
         """Let the workload run for ``seconds`` (the fault, if any, stays in place)."""
@@ -173,19 +175,24 @@ def run_scenario(
             config=scenario.producer_config,
             label=scenario.name,
         )
-        with workload, FaultInjector(cluster) as faults:
-            run = ScenarioRun(cluster, faults, workload, topic, cluster.admin)
-            workload.wait_for_acks(int(scenario.rate_per_s), timeout_s=60)
-            scenario.plan(run)
-            faults.undo_all()
-            cluster.wait_whole(timeout_s=faults.wait_timeout_s)
-            remaining_s = max(0.0, (wanted - workload.acked_count()) / scenario.rate_per_s)
-            workload.wait_for_acks(wanted, timeout_s=remaining_s * 2 + 60)
-        step(f"reading {topic} back")
-        reads = read_topic(cluster.bootstrap_servers, topic)
-        report = check_history(workload.writes(), reads, workload.indeterminate())
-        marks = marks_of(faults.history, workload.started_at)
-        problems = scenario.after(run) if scenario.after is not None else []
+        faults = FaultInjector(cluster)
+        run = ScenarioRun(cluster, faults, workload, topic, cluster.admin)
+        try:
+            with workload, faults:
+                workload.wait_for_acks(int(scenario.rate_per_s), timeout_s=60)
+                scenario.plan(run)
+                faults.undo_all()
+                cluster.wait_whole(timeout_s=faults.wait_timeout_s)
+                remaining_s = max(0.0, (wanted - workload.acked_count()) / scenario.rate_per_s)
+                workload.wait_for_acks(wanted, timeout_s=remaining_s * 2 + 60)
+            step(f"reading {topic} back")
+            reads = read_topic(cluster.bootstrap_servers, topic)
+            report = check_history(workload.writes(), reads, workload.indeterminate())
+            marks = marks_of(faults.history, workload.started_at)
+            problems = scenario.after(run) if scenario.after is not None else []
+        finally:
+            for cleanup in reversed(run.cleanups):
+                cleanup()
     result = result_of(scenario, workload, report, marks, time.monotonic() - started)
     result.problems.extend(problems)
     result.notes.extend(str(note) for note in run.extra.get("notes", []))
