@@ -107,6 +107,7 @@ def chaos(session: nox.Session) -> None:
         "pytest",
         "harness/chaos",
         "--junitxml=reports/chaos.xml",
+        "--capture=tee-sys",  # progress lines live, and still in the JUnit report
         "-o",
         "console_output_style=classic",
         *session.posargs,

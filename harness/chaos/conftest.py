@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.chaos.results import ScenarioResult, markdown, write_reports
-from harness.chaos.runner import TopicShape
+from harness.chaos.runner import TopicShape, topic_shape_of
 from infra.cluster import StackCluster
 from infra.config import Stack, load_stack
 from infra.errors import KafkarigError
@@ -81,10 +81,7 @@ def cluster(stack: Stack) -> StackCluster:
 @pytest.fixture(scope="session")
 def topic_shape(stack: Stack) -> TopicShape:
     """Partitions, replication factor and configs of the stack's first declared topic."""
-    if not stack.topics:
-        return TopicShape(partitions=3, replication_factor=MIN_BROKERS)
-    spec = stack.topics[0]
-    return TopicShape(spec.partitions, spec.replication_factor, dict(spec.config))
+    return topic_shape_of(stack, MIN_BROKERS)
 
 
 @pytest.fixture(scope="session")

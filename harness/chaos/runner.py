@@ -24,6 +24,7 @@ from harness.chaos.results import FaultMark, ScenarioResult, timeline
 from harness.checker import CheckReport, check_history
 from harness.history import ProduceWorkload, read_topic
 from infra.cluster import BrokerContainer, StackCluster
+from infra.config import Stack
 from infra.console import step
 from infra.faults import Fault, FaultInjector
 
@@ -62,6 +63,14 @@ class ScenarioRun:
     def wait_whole(self) -> None:
         """Wait until every broker is healthy and every partition is fully in sync."""
         self.cluster.wait_whole(timeout_s=self.faults.wait_timeout_s)
+
+
+def topic_shape_of(stack: Stack, min_replication: int = 3) -> TopicShape:
+    """The shape of the stack's first declared topic (3 partitions, RF 3 without one)."""
+    if not stack.topics:
+        return TopicShape(partitions=3, replication_factor=min_replication)
+    spec = stack.topics[0]
+    return TopicShape(spec.partitions, spec.replication_factor, dict(spec.config))
 
 
 Plan = Callable[[ScenarioRun], None]
