@@ -63,7 +63,8 @@ class Delivery:
 
 
 class ProduceWorkload:
-    """Produce ``rate_per_s`` records a second to ``topic`` until :meth:`stop`.
+    """Produce ``rate_per_s`` records a second to ``topic`` until :meth:`stop` (or until
+    ``max_records`` were sent).
 
     ``config`` is merged over :data:`SAFE_PRODUCER_CONFIG`. Use it as a context manager, or
     call :meth:`start` and :meth:`stop`. ``started_at`` (``time.monotonic()``) is the origin
@@ -79,6 +80,7 @@ class ProduceWorkload:
         keys: int = 24,
         config: Mapping[str, Any] | None = None,
         label: str = "chaos",
+        max_records: int | None = None,
     ) -> None:
         if rate_per_s <= 0 or keys < 1:
             raise ConfigurationError(
@@ -86,6 +88,7 @@ class ProduceWorkload:
             )
         self.topic = topic
         self.rate_per_s = rate_per_s
+        self.max_records = max_records
         self.keys = [f"key-{n:02d}" for n in range(keys)]
         self.run_id = f"{label}-{uuid.uuid4().hex[:8]}"
         self.config: dict[str, Any] = {
@@ -204,6 +207,8 @@ class ProduceWorkload:
                 now_s = self.now_s()
                 tokens = min(tokens + (now_s - last_s) * self.rate_per_s, burst)
                 last_s = now_s
+                if self.max_records is not None and self.sent >= self.max_records:
+                    tokens = 0.0
                 while tokens >= 1 and not self._stop.is_set():
                     key = self.keys[self.sent % len(self.keys)]
                     self._send(key, seqs[key])

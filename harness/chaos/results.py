@@ -140,11 +140,21 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} s"
 
 
+def _short(text: str, limit: int = 100) -> str:
+    """The first line of ``text``, cut to ``limit`` characters (a table cell)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def table_row(result: ScenarioResult) -> str:
     """One Markdown table row for a scenario."""
     check = result.check
     if result.safe:
-        verdict = "PASS" if not result.violations else "FAIL: " + ", ".join(result.violations)
+        verdict = (
+            "PASS"
+            if not result.violations
+            else "FAIL: " + "; ".join(_short(violation) for violation in result.violations)
+        )
     else:
         verdict = (
             f"control: {check.lost.count} lost, as expected"

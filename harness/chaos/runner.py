@@ -90,6 +90,8 @@ class Scenario:
     safe: bool = True
     min_records: int = 10_000
     rate_per_s: float = 1000.0
+    max_records: int | None = None
+    """Stop producing after this many records (the workload otherwise runs to the end)."""
     producer_config: Mapping[str, Any] = field(default_factory=dict)
     topic_config: Mapping[str, str] = field(default_factory=dict)
     replication_factor: int | None = None
@@ -183,6 +185,7 @@ def run_scenario(
             rate_per_s=scenario.rate_per_s,
             config=scenario.producer_config,
             label=scenario.name,
+            max_records=scenario.max_records,
         )
         faults = FaultInjector(cluster)
         run = ScenarioRun(cluster, faults, workload, topic, cluster.admin)

@@ -174,6 +174,10 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "3 retrying consumers (retry + DLQ) in one group while the group's coordinator is "
         "SIGKILLed",
         consumer_group_plan,
+        # The consumers handle fewer records a second than the workload makes: a bounded
+        # workload that they work through while the broker dies and comes back.
+        min_records=6_000,
+        max_records=6_000,
         rate_per_s=400,
         with_dlq=True,
         after=consumer_group_after,
