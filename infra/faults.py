@@ -43,8 +43,11 @@ INTERRUPT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 STOP_TIMEOUT_S = 30
 
 
-class FaultsInterrupted(KafkarigError):
-    """A signal arrived while faults were active; they are undone before the run ends."""
+class FaultsInterrupted(KafkarigError, KeyboardInterrupt):
+    """A signal arrived while faults were active; they are undone before the run ends.
+
+    Also a ``KeyboardInterrupt``, so that a test runner stops the whole run (as for Ctrl-C)
+    instead of going on with the next test."""
 
 
 @dataclass
