@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness.chaos.results import FaultMark, ScenarioResult, timeline
 from harness.checker import CheckReport, check_history
+from harness.errors import ConfigurationError
 from harness.history import ProduceWorkload, read_topic
 from infra.cluster import BrokerContainer, StackCluster
 from infra.config import Stack
@@ -102,6 +103,13 @@ class Scenario:
     """Also create ``<topic>-dlq`` shaped like the topic."""
     after: Callable[[ScenarioRun], list[str]] | None = None
     """Runs once the workload stopped and the cluster is whole; returns problems found."""
+
+    def __post_init__(self) -> None:
+        if self.max_records is not None and self.max_records < self.min_records:
+            raise ConfigurationError(
+                f"scenario {self.name}: max_records={self.max_records} is below "
+                f"min_records={self.min_records}; the workload could never reach it"
+            )
 
 
 def create_topics(

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from harness.chaos.results import (
     FaultMark,
     ScenarioResult,
@@ -15,7 +17,10 @@ from harness.chaos.results import (
     timeline,
     write_reports,
 )
+from harness.chaos.runner import Scenario
+from harness.chaos.scenarios import SCENARIOS, scenario_named
 from harness.checker import Read, Write, check_history
+from harness.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -87,3 +92,15 @@ def test_reports_are_written_as_json_markdown_and_png(tmp_path: Path) -> None:
     assert data["scenarios"][1]["check"]["lost"]["count"] == 2
     assert data["scenarios"][0]["passed"] is True
     assert (tmp_path / "chaos.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_scenario_whose_workload_cannot_reach_its_minimum_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="max_records=10 is below min_records=20"):
+        Scenario("bad", "bad", lambda run: None, min_records=20, max_records=10)
+
+
+def test_every_shipped_scenario_has_a_unique_name_and_one_control() -> None:
+    names = [scenario.name for scenario in SCENARIOS]
+    assert len(names) == len(set(names)) == 8
+    assert [s.name for s in SCENARIOS if not s.safe] == ["control-acks1-unclean"]
+    assert scenario_named("leader-kill-x5").min_records >= 100_000
