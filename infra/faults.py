@@ -58,6 +58,9 @@ class Fault:
     target: str
     started_at: float
     undo_action: Callable[[], None] | None = None
+    in_effect_at: float | None = None
+    """When the Docker action returned (the broker is dead, frozen, cut off); ``None``
+    until then."""
     ended_at: float | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -182,9 +185,9 @@ class FaultInjector:
 
     def _inject(self, fault: Fault, what: str, action: Callable[[], object]) -> Fault:
         """Run the Docker action of ``fault`` (registered first, so it is undone even when
-        the action fails half-way); the fault starts when the action returned."""
+        the action fails half-way); it is in effect when the action returned."""
         self._docker(what, action)
-        fault.started_at = time.monotonic()
+        fault.in_effect_at = time.monotonic()
         return fault
 
     def kill(self, broker: BrokerContainer) -> Fault:
@@ -247,14 +250,14 @@ class FaultInjector:
         """Stop every broker (cleanly, at once), then start them all: data is kept."""
         names = [b.container for b in self.cluster.brokers]
         step(f"fault: whole-cluster restart of {', '.join(names)}")
-        # The fault starts with the stop: the brokers stop taking records during their
-        # controlled shutdown already.
+        # It starts with the stop (the brokers hand over and refuse records during their
+        # controlled shutdown) and is in effect once every broker is down.
         fault = self._begin("cluster-restart", "all brokers", lambda: self._start_all())
-        self._docker(
+        return self._inject(
+            fault,
             f"stop {', '.join(names)}",
             lambda: self.client.container.stop(names, time=STOP_TIMEOUT_S),
         )
-        return fault
 
     @contextlib.contextmanager
     def injected(self, fault: Fault) -> Iterator[Fault]:

@@ -35,6 +35,13 @@ class FaultMark:
     target: str
     start_s: float
     end_s: float
+    effective_s: float | None = None
+    """When the fault was in effect (the kill done, every broker down), if not at once."""
+
+    @property
+    def in_effect_s(self) -> float:
+        """When the fault was in effect: the clock of "fault to first ack"."""
+        return self.start_s if self.effective_s is None else self.effective_s
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,8 @@ class ScenarioResult:
     failed: int
     check: CheckReport
     faults: list[FaultMark]
-    recovery_s: list[float]
-    """Per fault: from the fault to the first ack of a record sent after it."""
+    recovery_s: list[float | None]
+    """Per fault: from the fault being in effect to the first ack of a record sent after."""
     worst_latency_s: float
     duration_s: float
     series: Series = field(default_factory=Series)
@@ -98,7 +105,8 @@ class ScenarioResult:
     @property
     def worst_recovery_s(self) -> float | None:
         """The slowest recovery over the scenario's faults."""
-        return max(self.recovery_s) if self.recovery_s else None
+        known = [seconds for seconds in self.recovery_s if seconds is not None]
+        return max(known) if known else None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready data (the series included, for redrawing the picture)."""
@@ -177,12 +185,11 @@ def markdown(results: Sequence[ScenarioResult]) -> str:
         lines.append("")
         lines.append(result.description)
         lines.append("")
-        for mark, recovery in zip(
-            result.faults, result.recovery_s + [None] * len(result.faults), strict=False
-        ):
+        for mark, recovery in zip(result.faults, result.recovery_s, strict=True):
             lines.append(
-                f"- {mark.kind} {mark.target} at {mark.start_s:.1f} s for "
-                f"{mark.end_s - mark.start_s:.1f} s; first ack after it: {_seconds(recovery)}"
+                f"- {mark.kind} {mark.target} at {mark.start_s:.1f} s (in effect at "
+                f"{mark.in_effect_s:.1f} s) for {mark.end_s - mark.start_s:.1f} s; first ack "
+                f"after it: {_seconds(recovery)}"
             )
         lines.append(f"- checker: `{result.check.summary()}`")
         for name, found in result.check.findings().items():

@@ -169,6 +169,7 @@ def marks_of(faults: list[Fault], origin: float) -> list[FaultMark]:
             target=fault.target,
             start_s=fault.started_at - origin,
             end_s=(fault.ended_at or time.monotonic()) - origin,
+            effective_s=None if fault.in_effect_at is None else fault.in_effect_at - origin,
         )
         for fault in faults
     ]
@@ -229,7 +230,7 @@ def result_of(
     """The figures of a finished scenario."""
     deliveries = workload.deliveries()
     acked = [d for d in deliveries if d.acked]
-    recoveries = [workload.first_ack_after(mark.start_s) for mark in marks]
+    recoveries = [workload.first_ack_after(mark.in_effect_s) for mark in marks]
     return ScenarioResult(
         name=scenario.name,
         description=scenario.description,
@@ -238,7 +239,7 @@ def result_of(
         failed=sum(1 for d in deliveries if not d.acked),
         check=report,
         faults=marks,
-        recovery_s=[r for r in recoveries if r is not None],
+        recovery_s=recoveries,
         worst_latency_s=max((d.latency_s for d in acked), default=0.0),
         duration_s=duration_s,
         series=timeline(acked),

@@ -73,7 +73,9 @@ def test_the_markdown_has_one_row_per_scenario_and_each_fault() -> None:
     text = markdown([result("a"), result("b", lose=1)])
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) == 3  # header + 2 scenarios
-    assert "- kill kafka-2 at 1.0 s for 2.5 s; first ack after it: 2.2 s" in text
+    assert (
+        "- kill kafka-2 at 1.0 s (in effect at 1.0 s) for 2.5 s; first ack after it: 2.2 s" in text
+    )
     assert "- lost (sample): `v0`" in text
 
 
