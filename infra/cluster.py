@@ -201,6 +201,25 @@ class StackCluster:
                     lagging.append(f"{name}[{partition.id}]")
         return lagging
 
+    def wait_healthy(self, broker: BrokerContainer, *, timeout_s: float = 180.0) -> None:
+        """Wait until the broker's container is running and its healthcheck passes."""
+
+        def health() -> str:
+            state = self.container(broker).state
+            if not state.running or state.paused:
+                return str(state.status)
+            return str(state.health.status) if state.health is not None else "healthy"
+
+        step(f"waiting up to {timeout_s:.0f}s for {broker} to be healthy")
+        WaitFor(
+            expected=f"{broker} running and healthy",
+            probe=health,
+            accept=lambda status: status == "healthy",
+            timeout_s=timeout_s,
+            poll_interval_s=1.0,
+            hint=f"`docker logs {broker.container}` shows why it does not come up",
+        ).wait()
+
     def wait_whole(
         self,
         *,

@@ -120,6 +120,8 @@ def unclean_election(run: ScenarioRun) -> None:
     leader_down = run.faults.kill(leader)
     run.hold(2, "partition without a leader")
     follower_down.undo()
+    # Two of three KRaft voters were down: the quorum is back once the follower is up.
+    run.cluster.wait_healthy(follower, timeout_s=run.faults.wait_timeout_s)
 
     def stale_leader() -> tuple[int, list[int]]:
         state = _isr(run)
