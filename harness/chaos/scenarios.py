@@ -131,7 +131,7 @@ def unclean_election(run: ScenarioRun) -> None:
             try:
                 futures.result(timeout=10)
             except Exception as error:  # not electable yet: the probe says what it sees
-                step(f"  not yet: {error}")
+                step(f"  not yet: {error!r}")
         return _isr(run)
 
     WaitFor(
