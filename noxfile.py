@@ -128,3 +128,22 @@ def bench(session: nox.Session) -> None:
             "Usage: nox -s bench -- images|start|stack|smoke|throughput|workflow|all [options]"
         )
     session.run("python", "-m", "tests.bench", *session.posargs)
+
+
+# --------------------------------------------------------------------------- chaos
+# Fault injection with a delivery checker (issue 10). Kept apart from the sessions above.
+
+
+@nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """Run the chaos scenarios against the running stack (3+ brokers; --stack FILE)."""
+    _install(session)
+    session.run(
+        "pytest",
+        "harness/chaos",
+        "--junitxml=reports/chaos.xml",
+        "--capture=tee-sys",  # progress lines live, and still in the JUnit report
+        "-o",
+        "console_output_style=classic",
+        *session.posargs,
+    )

@@ -12,6 +12,11 @@ and that ``processed & dlq`` is empty (nothing both handled and dead-lettered), 
 duplicates.
 Ids seen but never acknowledged (e.g. a delivery that timed out but did land) are reported,
 not failed, unless ``strict``.
+
+:func:`account_records` does the same with positions (partition, offset) and hands the whole
+history to the delivery checker (:mod:`harness.checker`), which also finds records the log
+holds twice, per-key reordering and offsets holding two values; a record the consumer was
+handed twice at the same position is a redelivery, allowed at-least-once.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from harness.checker import CheckReport, Read, Write, check_history, find_lost, repeats
 from harness.errors import DeliveryAccountingError
 
 #: How many ids an error message lists before it says "... and N more".
@@ -75,7 +81,7 @@ def account_deliveries(
     dlq_counts = Counter(dlq)
     processed_set, dlq_set = set(processed_counts), set(dlq_counts)
 
-    missing = acked_set - processed_set - dlq_set
+    missing = find_lost(acked_set, processed_set | dlq_set)
     both = processed_set & dlq_set
     unexpected = (processed_set | dlq_set) - acked_set
     problems: list[str] = []
@@ -104,6 +110,47 @@ def account_deliveries(
         processed_total=processed_total,
         dlq_unique=len(dlq_set),
         dlq_total=dlq_total,
-        duplicates=(processed_total - len(processed_set)) + (dlq_total - len(dlq_set)),
+        duplicates=repeats(processed_counts.elements()) + repeats(dlq_counts.elements()),
         unexpected=frozenset(unexpected),
     )
+
+
+@dataclass(frozen=True)
+class RecordAccounting:
+    """The outcome of :func:`account_records` (only returned when the checks passed)."""
+
+    ids: AccountingReport
+    check: CheckReport
+
+    def summary(self) -> str:
+        """One line for a test report: the id accounting, then the checker's counts."""
+        return f"{self.ids.summary()} | {self.check.summary()}"
+
+
+def account_records(
+    acked: Iterable[Write],
+    processed: Iterable[Read],
+    dlq: Iterable[Read] = (),
+    *,
+    indeterminate: Iterable[str] = (),
+) -> RecordAccounting:
+    """Account by value id *and* by position: acked <= processed | dlq, processed & dlq
+    empty, then the delivery checker over every record handled or dead-lettered.
+
+    ``dlq`` records carry the *source* position (their ``dlq.original.*`` headers). Raises
+    :class:`~harness.errors.DeliveryAccountingError` with the checker's samples when an
+    acknowledged record was lost, the log holds one twice, a key was reordered, or an offset
+    holds two values.
+    """
+    writes, handled, dead = list(acked), list(processed), list(dlq)
+    ids = account_deliveries(
+        [w.value for w in writes], [r.value for r in handled], [r.value for r in dead]
+    )
+    check = check_history(writes, handled + dead, indeterminate)
+    if not check.ok:
+        raise DeliveryAccountingError(
+            "delivery check failed:\n  " + check.render().replace("\n", "\n  "),
+            hint="an acknowledged record must be read back exactly once, at the offset its "
+            "delivery report gave, in its key's send order",
+        )
+    return RecordAccounting(ids=ids, check=check)

@@ -1,0 +1,1 @@
+"""The chaos suite: faults on a kafkarig stack, checked by the delivery checker."""
