@@ -158,7 +158,9 @@ def account(acked: Mapping[str, Ack], processed: list[str], dlq: list[str]) -> A
 
 def consumer_on(bootstrap: str, topic: str, group: str, policy: RetryPolicy) -> RetryingConsumer:
     """kafkarig's consumer with this module's fast group settings."""
-    return RetryingConsumer(bootstrap, topic, group_id=group, policy=policy, config=FAST_GROUP)
+    return RetryingConsumer(
+        bootstrap, topic, group_id=group, policy=policy, config=dict(FAST_GROUP)
+    )
 
 
 # -- consumer processes ----------------------------------------------------------------------

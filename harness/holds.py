@@ -1,0 +1,169 @@
+"""Per-partition holds: a record waiting out its backoff, and the records queued behind it.
+
+A failed record holds back only its own partition: the loop keeps polling, records of every
+other partition go on, and records of the held partition that arrive meanwhile are queued
+behind the waiting one, in order. Nothing is paused for a short backoff, so nothing is
+refetched: librdkafka drops what it prefetched for a partition the moment it is paused (and
+fetches it again after the resume), which would make every backoff cost a fetch round trip.
+
+Memory stays bounded: once a held partition has ``backlog_limit`` records queued, it is
+paused. librdkafka then drops its prefetched records and, on resume, fetches from the
+position after the last record it handed out, which is the last queued one: nothing is lost
+and nothing is handed out twice.
+
+librdkafka keeps an application pause across a revoke and a later re-assignment (it clears
+only its own pause flag when a partition leaves the assignment, and its fetcher skips paused
+partitions), so :meth:`PartitionHolds.drop` resumes every partition it paused before it forgets
+it: a partition revoked during a backoff and assigned back later is fetched again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from harness.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from harness.dlq_writer import DeadLetter
+
+log = logging.getLogger(__name__)
+
+#: A partition as ``(topic, partition)``.
+Partition = tuple[str, int]
+
+
+def partition_of(message: Message) -> Partition:
+    """The ``(topic, partition)`` of a consumed record."""
+    return (message.topic() or "", message.partition() or 0)
+
+
+@dataclass
+class Hold:
+    """A record waiting for its next attempt, and the records of its partition behind it.
+
+    ``attempts`` counts handler calls so far; ``dlq_failures`` counts failed DLQ writes (a
+    hold with a ``letter`` waits to write that DLQ copy again, not to call the handler).
+    ``due_at`` is a ``time.monotonic()`` instant.
+    """
+
+    message: Message
+    value: Any
+    attempts: int
+    error: BaseException
+    due_at: float
+    letter: DeadLetter | None = None
+    dlq_failures: int = 0
+    queued: deque[Message] = field(default_factory=deque)
+    paused: bool = False
+
+    @property
+    def partition(self) -> Partition:
+        """The held partition."""
+        return partition_of(self.message)
+
+
+class PartitionHolds:
+    """The held partitions of one consumer, at most one waiting record each."""
+
+    def __init__(self, consumer: Consumer, *, backlog_limit: int) -> None:
+        if backlog_limit < 0:
+            raise ConfigurationError(f"backlog_limit must be >= 0, got {backlog_limit}")
+        self._consumer = consumer
+        self._backlog_limit = backlog_limit
+        #: The holds by partition. The loop's fast path reads it directly.
+        self.held: dict[Partition, Hold] = {}
+        self.pauses = 0
+
+    def __contains__(self, partition: object) -> bool:
+        return partition in self.held
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+    def __bool__(self) -> bool:
+        return bool(self.held)
+
+    def __iter__(self) -> Iterator[Hold]:
+        return iter(list(self.held.values()))
+
+    def hold(self, hold: Hold) -> None:
+        """Hold ``hold.partition`` until ``hold.due_at``; the partition must not be held."""
+        partition = hold.partition
+        if partition in self.held:
+            raise AssertionError(f"{partition} is already held")  # a bug of the loop
+        self.held[partition] = hold
+        if hold.queued:
+            self._bound(hold)
+
+    def queue(self, message: Message) -> None:
+        """Queue ``message`` behind the record its partition waits on (the partition is held)."""
+        hold = self.held[partition_of(message)]
+        hold.queued.append(message)
+        self._bound(hold)
+
+    def due(self, now: float) -> Hold | None:
+        """The hold that has waited longest past its due time, or ``None``."""
+        ready = [hold for hold in self.held.values() if hold.due_at <= now]
+        return min(ready, key=lambda hold: hold.due_at) if ready else None
+
+    def next_due_in_s(self, now: float) -> float | None:
+        """Seconds until the next hold is due (0 when one is), ``None`` without holds."""
+        if not self.held:
+            return None
+        return max(0.0, min(hold.due_at for hold in self.held.values()) - now)
+
+    def release(self, partition: Partition) -> deque[Message]:
+        """End the hold of ``partition``; returns its queued records, to be handled next.
+
+        A paused partition is resumed: librdkafka fetches it again from after the last
+        queued record.
+        """
+        hold = self.held.pop(partition)
+        if hold.paused:
+            self._resume([partition])
+        return hold.queued
+
+    def drop(self, partitions: Iterable[Partition]) -> list[Hold]:
+        """Forget the holds of ``partitions`` (revoked or lost) and resume what was paused.
+
+        Returns the dropped holds: their records are not stored, so whoever owns the
+        partition next gets them again from the committed offset.
+        """
+        dropped = [self.held.pop(p) for p in list(partitions) if p in self.held]
+        paused = [hold.partition for hold in dropped if hold.paused]
+        if paused:
+            self._resume(paused)
+        return dropped
+
+    def drop_all(self) -> list[Hold]:
+        """Forget every hold (the consumer stops), resuming what was paused."""
+        return self.drop(list(self.held))
+
+    def queued_records(self) -> int:
+        """Records queued behind waiting ones, over every held partition."""
+        return sum(len(hold.queued) for hold in self.held.values())
+
+    def _bound(self, hold: Hold) -> None:
+        if hold.paused or len(hold.queued) < self._backlog_limit:
+            return
+        topic, number = hold.partition
+        try:
+            self._consumer.pause([TopicPartition(topic, number)])
+        except KafkaException as exc:  # not assigned any more: the revoke drops the hold
+            log.debug("cannot pause %s[%d]: %s", topic, number, exc.args[0])
+            return
+        hold.paused = True
+        self.pauses += 1
+        log.debug("%s[%d] paused with %d record(s) queued", topic, number, len(hold.queued))
+
+    def _resume(self, partitions: list[Partition]) -> None:
+        try:
+            self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
+        except KafkaException as exc:  # only a closed client refuses; it fetches nothing then
+            log.warning("cannot resume %s: %s", partitions, exc.args[0])
