@@ -87,6 +87,11 @@ log = logging.getLogger(__name__)
 
 #: Records asked of the client per poll.
 BATCH_SIZE: Final = 500
+#: A batch shorter than this means the client had no more records: the loop is not the
+#: bottleneck, so it stores the offset after every record (a handler that then blocks or
+#: a crash leaves every record before it stored). Full batches are stored once, before the
+#: next poll: one store per partition instead of one per record.
+EAGER_STORE_BELOW: Final = 100
 
 
 class RetryingConsumer:
@@ -345,6 +350,7 @@ class RetryingConsumer:
         """Handle each record of ``batch`` in order: the per-record fast path."""
         stats, held, pending = self._recovery.stats, self._holds.held, self._offsets.pending
         recovery, loads = self._recovery, json.loads
+        eager = len(batch) < EAGER_STORE_BELOW
         for index, message in enumerate(batch):
             if self._stopping or (
                 max_messages is not None and stats.processed + stats.dlq >= max_messages
@@ -372,6 +378,8 @@ class RetryingConsumer:
                 continue
             pending[partition] = message  # type: ignore[index]
             stats.processed += 1
+            if eager:
+                self._offsets.flush()
 
     # -- Kafka plumbing --------------------------------------------------------------------
 

@@ -32,7 +32,10 @@ def _value(index: int) -> dict[str, Any]:
 
 def _topic(admin: AdminClient, partitions: int = 3) -> str:
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
+    # With its DLQ topic: the retrying consumer refuses to start without one.
+    topics = [NewTopic(name, partitions, 1), NewTopic(f"{name}-dlq", partitions, 1)]
+    for future in admin.create_topics(topics).values():
+        future.result(timeout=30)
     return name
 
 

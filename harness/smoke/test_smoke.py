@@ -129,7 +129,7 @@ def test_per_key_ordering_holds_across_three_partitions(
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
 ) -> None:
-    topic = scratch_topic(partitions=3)
+    topic = scratch_topic(partitions=3, dlq=True)
     keys = [f"user-{n}" for n in range(12)]
     per_key = 25
     for sequence in range(per_key):
@@ -157,7 +157,7 @@ def test_the_group_commits_and_a_restarted_consumer_does_not_reprocess(
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
 ) -> None:
-    topic = scratch_topic(partitions=3)
+    topic = scratch_topic(partitions=3, dlq=True)
     group = unique_group()
     for n in range(20):
         json_producer.send(topic, {"id": f"first-{n}"}, key=str(n))
