@@ -348,38 +348,49 @@ class RetryingConsumer:
         self, batch: Sequence[Message], handler: Handler, max_messages: int | None
     ) -> None:
         """Handle each record of ``batch`` in order: the per-record fast path."""
-        stats, held, pending = self._recovery.stats, self._holds.held, self._offsets.pending
-        recovery, loads = self._recovery, json.loads
+        stats = self._recovery.stats
+        if max_messages is not None:  # never handle more than may still finish
+            room = max_messages - stats.finished
+            if len(batch) > room:
+                self._carried.extendleft(reversed(batch[room:]))
+                batch = batch[:room]
+        held, pending, recovery, loads = (
+            self._holds.held,
+            self._offsets.pending,
+            self._recovery,
+            json.loads,
+        )
         eager = len(batch) < EAGER_STORE_BELOW
-        for index, message in enumerate(batch):
-            if self._stopping or (
-                max_messages is not None and stats.processed + stats.dlq >= max_messages
-            ):
-                self._carried.extendleft(reversed(batch[index:]))
-                return
-            error = message.error()
-            if error is not None:
-                stats.received -= 1
-                self._on_client_error(error)
-                continue
-            partition = (message.topic(), message.partition())
-            if held and partition in held:  # rule 1: it waits behind its partition's record
-                self._holds.queue(message)
-                continue
-            try:
-                value = loads(message.value().decode())  # type: ignore[union-attr]
-            except (AttributeError, ValueError):  # None, not UTF-8, not JSON
-                recovery.undecodable(message)
-                continue
-            try:
-                handler(value, message)
-            except Exception as failure:
-                recovery.failed(message, value, failure, None)
-                continue
-            pending[partition] = message  # type: ignore[index]
-            stats.processed += 1
-            if eager:
-                self._offsets.flush()
+        processed = 0
+        try:
+            for message in batch:
+                if self._stopping:
+                    return  # final: the rest is delivered again after a restart
+                error = message.error()
+                if error is not None:
+                    stats.received -= 1
+                    self._on_client_error(error)
+                    continue
+                partition = (message.topic(), message.partition())
+                if held and partition in held:  # rule 1: it waits behind its partition's record
+                    self._holds.queue(message)
+                    continue
+                try:
+                    value = loads(message.value().decode())  # type: ignore[union-attr]
+                except (AttributeError, ValueError):  # None, not UTF-8, not JSON
+                    recovery.undecodable(message)
+                    continue
+                try:
+                    handler(value, message)
+                except Exception as failure:
+                    recovery.failed(message, value, failure, None)
+                    continue
+                pending[partition] = message  # type: ignore[index]
+                processed += 1
+                if eager:
+                    self._offsets.flush()
+        finally:
+            stats.processed += processed
 
     # -- Kafka plumbing --------------------------------------------------------------------
 

@@ -96,6 +96,7 @@ class Injector:
         self.permanent_mod: int | None = args.permanent_mod
         self._attempts: Counter[str] = Counter()
         self._forever = threading.Event()
+        self.done = 0
 
     def work(self, record_id: str, events: EventLog) -> None:
         """Do the "work" on ``record_id``: log it, then fail or hang as configured."""
@@ -113,6 +114,7 @@ class Injector:
         if transient and attempt == 1:
             raise RetryableError(f"{record_id} fails once")
         events.write("done", record_id)
+        self.done += 1
 
 
 def id_number(record_id: str) -> int:
@@ -122,17 +124,20 @@ def id_number(record_id: str) -> int:
 
 
 class Crasher:
-    """SIGKILLs this process at the ``after``-th checkpoint named ``point`` (``--crash-at``)."""
+    """SIGKILLs this process at the ``after``-th checkpoint named ``point`` (``--crash-at``)
+    that comes once the handler finished ``armed_after`` records."""
 
-    def __init__(self, point: str | None, after: int, backoff_ms: float, events: EventLog):
-        self.point = Checkpoint(point) if point else None
-        self.after = after
-        self.backoff_ms = backoff_ms
+    def __init__(self, args: argparse.Namespace, injector: Injector, events: EventLog) -> None:
+        self.point = Checkpoint(args.crash_at) if args.crash_at else None
+        self.after: int = args.crash_after
+        self.armed_after: int = args.crash_after_records
+        self.backoff_ms: float = args.backoff_ms
+        self.injector = injector
         self.events = events
         self.seen = 0
 
     def __call__(self, point: Checkpoint, message: Message | None) -> None:
-        if point is not self.point:
+        if point is not self.point or self.injector.done < self.armed_after:
             return
         self.seen += 1
         if self.seen < self.after:
@@ -293,6 +298,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--crash-at", choices=[point.value for point in Checkpoint], help="SIGKILL at this point"
     )
     parser.add_argument("--crash-after", type=int, default=1, help="at its Nth occurrence")
+    parser.add_argument(
+        "--crash-after-records", type=int, default=0, help="counting once N records are done"
+    )
     parser.add_argument("--instance-id", help="group.instance.id (static membership)")
     parser.add_argument("--group-protocol", choices=("classic", "consumer"), default="classic")
     parser.add_argument(
@@ -320,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     events = EventLog(args.out)
     injector = Injector(args)
-    crasher = Crasher(args.crash_at, args.crash_after, args.backoff_ms, events)
+    crasher = Crasher(args, injector, events)
     try:
         run = run_seed if args.mode == "seed" else run_kafkarig
         events.write("stopped", run(args, events, injector, crasher))
