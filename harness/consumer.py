@@ -269,6 +269,11 @@ class RetryingConsumer:
         result = self._consumer.committed(partitions, timeout=timeout_s)
         return {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None) for tp in result}
 
+    @property
+    def pauses(self) -> int:
+        """How often a held partition was paused because its backlog was full (so far)."""
+        return self._holds.pauses
+
     def assignment(self) -> list[tuple[str, int]]:
         """The partitions currently assigned to this member, sorted."""
         return sorted((tp.topic, tp.partition) for tp in self._consumer.assignment())
