@@ -323,9 +323,9 @@ class RetryingConsumer:
                 continue
             # Rule 2: everything done with is stored before the client is polled.
             self._offsets.flush()
-            batch = self._next_batch(max_messages)
+            batch, polled = self._next_batch(max_messages)
             if batch:
-                self._handle_batch(batch, handler, max_messages)
+                self._handle_batch(batch, polled, handler, max_messages)
                 last_work_at = time.monotonic()
             elif idle_timeout_s is not None and time.monotonic() - last_work_at >= idle_timeout_s:
                 stats.stop_reason = f"idle for {idle_timeout_s} s"
@@ -333,11 +333,12 @@ class RetryingConsumer:
         self._offsets.flush()
         return stats
 
-    def _next_batch(self, max_messages: int | None) -> list[Message]:
+    def _next_batch(self, max_messages: int | None) -> tuple[list[Message], bool]:
+        """Records to handle next, and whether they came from the client just now."""
         if self._carried:
             batch = list(self._carried)
             self._carried.clear()
-            return batch
+            return batch, False
         timeout_s = self._poll_timeout_s
         due_in_s = self._holds.next_due_in_s(time.monotonic())
         if due_in_s is not None:
@@ -347,24 +348,64 @@ class RetryingConsumer:
             size = max(1, min(size, max_messages - self._recovery.stats.finished))
         batch = self._consumer.consume(size, timeout_s)
         self._recovery.stats.received += len(batch)
-        return batch
+        return batch, True
 
     def _handle_batch(
-        self, batch: Sequence[Message], handler: Handler, max_messages: int | None
+        self, batch: list[Message], polled: bool, handler: Handler, max_messages: int | None
     ) -> None:
-        """Handle each record of ``batch`` in order: the per-record fast path."""
-        stats = self._recovery.stats
+        """Handle the records of ``batch`` in order."""
         if max_messages is not None:  # never handle more than may still finish
-            room = max_messages - stats.finished
+            room = max_messages - self._recovery.stats.finished
             if len(batch) > room:
                 self._carried.extendleft(reversed(batch[room:]))
-                batch = batch[:room]
-        held, pending, recovery, loads = (
-            self._holds.held,
-            self._offsets.pending,
-            self._recovery,
-            json.loads,
-        )
+                batch, polled = batch[:room], False  # the client's position is past the rest
+        if polled and not self._holds.held and len(batch) >= EAGER_STORE_BELOW:
+            done, clean = self._handle_clean(batch, handler)
+            if clean:
+                self._offsets.store_positions()
+                return
+            batch = batch[done:]
+        self._handle_careful(batch, handler)
+
+    def _handle_clean(self, batch: list[Message], handler: Handler) -> tuple[int, bool]:
+        """The fast path, while nothing fails and nothing waits: no bookkeeping per record.
+
+        When every record of a freshly polled batch was handled and nothing polled before
+        it is waiting, the client's position of each partition (after the last record it
+        handed out) is exactly the offset to store. Returns ``(len(batch), True)`` then.
+        At the first record it cannot simply handle, it marks the records before it done
+        and returns ``(n, False)``: the careful path goes on from record ``n`` (a failed
+        handler call was passed to the recovery already, so ``n`` is past it).
+        """
+        loads, processed = json.loads, 0
+        try:
+            for message in batch:
+                if self._stopping or message.error() is not None:
+                    break
+                try:
+                    value = loads(message.value().decode())  # type: ignore[union-attr]
+                except (AttributeError, ValueError):
+                    break
+                try:
+                    handler(value, message)
+                except Exception as failure:
+                    index = batch.index(message)
+                    self._offsets.done_all(batch[:index])  # before the recovery marks its own
+                    self._recovery.failed(message, value, failure, None)
+                    return index + 1, False
+                processed += 1
+            else:
+                return len(batch), True
+            index = batch.index(message)
+            self._offsets.done_all(batch[:index])
+            return index, False
+        finally:
+            self._recovery.stats.processed += processed
+
+    def _handle_careful(self, batch: list[Message], handler: Handler) -> None:
+        """One record at a time, marking each done, holding back what waits (rule 1)."""
+        stats = self._recovery.stats
+        held, pending, recovery = self._holds.held, self._offsets.pending, self._recovery
         eager = len(batch) < EAGER_STORE_BELOW
         processed = 0
         try:
@@ -381,7 +422,7 @@ class RetryingConsumer:
                     self._holds.queue(message)
                     continue
                 try:
-                    value = loads(message.value().decode())  # type: ignore[union-attr]
+                    value = json.loads(message.value().decode())  # type: ignore[union-attr]
                 except (AttributeError, ValueError):  # None, not UTF-8, not JSON
                     recovery.undecodable(message)
                     continue

@@ -40,6 +40,32 @@ class OffsetStore:
         """``message`` was handled or dead-lettered: store the offset after it at the next flush."""
         self.pending[partition_of(message)] = message
 
+    def done_all(self, messages: list[Message]) -> None:
+        """Every record of ``messages`` (in order) was handled."""
+        pending = self.pending
+        for message in messages:
+            pending[partition_of(message)] = message
+
+    def store_positions(self) -> None:
+        """Store the client's position of every assigned partition.
+
+        Only right when every record the client handed out so far was done with (the
+        loop's fast path knows when): the position is the offset after the last of them.
+        """
+        self.flush()
+        positions = self._consumer.position(self._consumer.assignment())
+        offsets = [tp for tp in positions if tp.offset >= 0]
+        if not offsets:
+            return
+        try:
+            self._consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:
+            log.warning("offsets not stored (%s): %s", exc.args[0], _listing(offsets))
+            return
+        self.checkpoint(Checkpoint.STORED, None)
+        if not self.auto_commit:
+            self.commit("batch")
+
     def flush(self) -> None:
         """Store the pending offsets (and commit them when auto-commit is off)."""
         if not self.pending:

@@ -47,6 +47,7 @@ class Toppar:
 
     app_paused: bool = False
     position: int = 0  # the next offset to hand out
+    handed_out: bool = False  # since the partition was assigned (else no position yet)
     stored: int | None = None
     committed: int | None = None
 
@@ -118,6 +119,7 @@ class FakeConsumer:
         for partition in partitions:
             toppar = self.toppars.setdefault(partition, Toppar())
             toppar.position = toppar.committed or 0
+            toppar.handed_out = False
             self.assigned.append(partition)
 
     def revoke(self, *partitions: Partition) -> None:
@@ -165,9 +167,19 @@ class FakeConsumer:
             ):
                 batch.append(log[toppar.position])
                 toppar.position += 1
+                toppar.handed_out = True
         if not batch:
             time.sleep(max(0.0, timeout))  # a real consume blocks for its timeout
         return batch
+
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """After the last record handed out; -1001 (invalid) before the first."""
+        result = []
+        for tp in partitions:
+            toppar = self.toppars[(tp.topic, tp.partition)]
+            offset = toppar.position if toppar.handed_out else -1001
+            result.append(TopicPartition(tp.topic, tp.partition, offset))
+        return result
 
     def assignment(self) -> list[TopicPartition]:
         return [TopicPartition(t, p) for t, p in self.assigned]

@@ -254,6 +254,42 @@ def test_a_partition_revoked_for_good_during_a_backoff_leaves_no_pause_behind() 
     assert fake.stored_offsets() == {}
 
 
+def test_a_full_batch_is_stored_once_from_the_client_position() -> None:
+    consumer, fake = make(*ids(*range(150)))
+    fake.add(P1, *ids(*range(1000, 1060)))
+    fake.assign(P1)
+    stats = consumer.run(lambda value, message: None, max_messages=210)
+    assert stats.processed == 210
+    assert fake.events == ["store 0@150", "store 1@60"], "one store call, both partitions"
+
+
+def test_a_failure_in_a_full_batch_stores_nothing_past_it() -> None:
+    consumer, fake = make(*ids(*range(150)), policy=slow(100))
+    seen: list[int] = []
+    stores_at_retry: list[str] = []
+
+    def handler(value: Any, message: Message) -> None:
+        if value["id"] == 120 and 120 not in seen:
+            seen.append(120)
+            raise TimeoutError("transient")
+        if value["id"] == 120:
+            stores_at_retry.extend(fake.events)
+
+    consumer.run(handler, max_messages=150)
+    assert stores_at_retry == ["store 0@120"], "the records before 120 stored, none past it"
+    assert fake.stored_offsets() == {P0: 150}
+
+
+def test_an_undecodable_record_in_a_full_batch_goes_to_the_dlq_and_the_rest_on() -> None:
+    values = ids(*range(150))
+    values[50] = b"not json"
+    consumer, fake = make(*values)
+    stats = consumer.run(lambda value, message: None, max_messages=150)
+    assert (stats.processed, stats.dlq) == (149, 1)
+    assert [letter.source for letter in writer().written] == [(TOPIC, 0, 50)]
+    assert fake.stored_offsets() == {P0: 150}
+
+
 # -- the DLQ -----------------------------------------------------------------------------
 
 
