@@ -32,7 +32,6 @@ The loop's rules, each visible where it is kept in :meth:`RetryingConsumer.run`:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import signal
@@ -45,6 +44,7 @@ from typing import Any, Final, Self
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from harness.batches import BatchHandler
 from harness.checkpoints import Checkpoint, CheckpointHook, no_checkpoint
 from harness.consumer_config import (
     DEFAULT_CONSUMER_CONFIG,
@@ -57,7 +57,7 @@ from harness.consumer_config import (
 )
 from harness.decode import decode_json_value
 from harness.dlq_writer import DlqOptions, check_topics_exist, new_writer
-from harness.errors import ConfigurationError, ConsumerError
+from harness.errors import ConfigurationError
 from harness.holds import Partition, PartitionHolds, partition_of
 from harness.offsets import OffsetStore
 from harness.recovery import Recovery
@@ -87,11 +87,6 @@ log = logging.getLogger(__name__)
 
 #: Records asked of the client per poll.
 BATCH_SIZE: Final = 500
-#: A batch shorter than this means the client had no more records: the loop is not the
-#: bottleneck, so it stores the offset after every record (a handler that then blocks or
-#: a crash leaves every record before it stored). Full batches are stored once, before the
-#: next poll: one store per partition instead of one per record.
-EAGER_STORE_BELOW: Final = 100
 
 
 class RetryingConsumer:
@@ -129,7 +124,6 @@ class RetryingConsumer:
         self._poll_timeout_s = poll_timeout_s
         self._rng = rng or random.Random()
         self._stop = threading.Event()
-        self._stopping = False
         self._stop_reason = ""
         self._previous_handlers: dict[int, Any] = {}
         self._closed = False
@@ -171,6 +165,7 @@ class RetryingConsumer:
                 released=self._carried,
                 stop=self.stop,
             )
+            self._batches = BatchHandler(self._holds, self._offsets, self._recovery, self._carried)
             self._consumer.subscribe(
                 self.topics,
                 on_assign=self._on_assign,
@@ -203,7 +198,7 @@ class RetryingConsumer:
         if not self._stop.is_set():
             self._stop_reason = reason
         self._stop.set()
-        self._stopping = True  # read per record on the fast path (cheaper than the event)
+        self._batches.stopping = True  # read per record (cheaper than the event)
 
     @property
     def stopping(self) -> bool:
@@ -325,7 +320,7 @@ class RetryingConsumer:
             self._offsets.flush()
             batch, polled = self._next_batch(max_messages)
             if batch:
-                self._handle_batch(batch, polled, handler, max_messages)
+                self._batches.handle(batch, polled, handler, max_messages)
                 last_work_at = time.monotonic()
             elif idle_timeout_s is not None and time.monotonic() - last_work_at >= idle_timeout_s:
                 stats.stop_reason = f"idle for {idle_timeout_s} s"
@@ -349,94 +344,6 @@ class RetryingConsumer:
         batch = self._consumer.consume(size, timeout_s)
         self._recovery.stats.received += len(batch)
         return batch, True
-
-    def _handle_batch(
-        self, batch: list[Message], polled: bool, handler: Handler, max_messages: int | None
-    ) -> None:
-        """Handle the records of ``batch`` in order."""
-        if max_messages is not None:  # never handle more than may still finish
-            room = max_messages - self._recovery.stats.finished
-            if len(batch) > room:
-                self._carried.extendleft(reversed(batch[room:]))
-                batch, polled = batch[:room], False  # the client's position is past the rest
-        if polled and not self._holds.held and len(batch) >= EAGER_STORE_BELOW:
-            done, clean = self._handle_clean(batch, handler)
-            if clean:
-                self._offsets.store_positions()
-                return
-            batch = batch[done:]
-        self._handle_careful(batch, handler)
-
-    def _handle_clean(self, batch: list[Message], handler: Handler) -> tuple[int, bool]:
-        """The fast path, while nothing fails and nothing waits: no bookkeeping per record.
-
-        When every record of a freshly polled batch was handled and nothing polled before
-        it is waiting, the client's position of each partition (after the last record it
-        handed out) is exactly the offset to store. Returns ``(len(batch), True)`` then.
-        At the first record it cannot simply handle, it marks the records before it done
-        and returns ``(n, False)``: the careful path goes on from record ``n`` (a failed
-        handler call was passed to the recovery already, so ``n`` is past it).
-        """
-        loads, processed = json.loads, 0
-        try:
-            for message in batch:
-                if self._stopping or message.error() is not None:
-                    break
-                try:
-                    value = loads(message.value().decode())  # type: ignore[union-attr]
-                except (AttributeError, ValueError):
-                    break
-                try:
-                    handler(value, message)
-                except Exception as failure:
-                    index = batch.index(message)
-                    self._offsets.done_all(batch[:index])  # before the recovery marks its own
-                    self._recovery.failed(message, value, failure, None)
-                    return index + 1, False
-                processed += 1
-            else:
-                return len(batch), True
-            index = batch.index(message)
-            self._offsets.done_all(batch[:index])
-            return index, False
-        finally:
-            self._recovery.stats.processed += processed
-
-    def _handle_careful(self, batch: list[Message], handler: Handler) -> None:
-        """One record at a time, marking each done, holding back what waits (rule 1)."""
-        stats = self._recovery.stats
-        held, pending, recovery = self._holds.held, self._offsets.pending, self._recovery
-        eager = len(batch) < EAGER_STORE_BELOW
-        processed = 0
-        try:
-            for message in batch:
-                if self._stopping:
-                    return  # final: the rest is delivered again after a restart
-                error = message.error()
-                if error is not None:
-                    stats.received -= 1
-                    self._on_client_error(error)
-                    continue
-                partition = (message.topic(), message.partition())
-                if held and partition in held:  # rule 1: it waits behind its partition's record
-                    self._holds.queue(message)
-                    continue
-                try:
-                    value = json.loads(message.value().decode())  # type: ignore[union-attr]
-                except (AttributeError, ValueError):  # None, not UTF-8, not JSON
-                    recovery.undecodable(message)
-                    continue
-                try:
-                    handler(value, message)
-                except Exception as failure:
-                    recovery.failed(message, value, failure, None)
-                    continue
-                pending[partition] = message  # type: ignore[index]
-                processed += 1
-                if eager:
-                    self._offsets.flush()
-        finally:
-            stats.processed += processed
 
     # -- Kafka plumbing --------------------------------------------------------------------
 
@@ -471,9 +378,3 @@ class RetryingConsumer:
     def _on_client_error_cb(self, error: KafkaError) -> None:
         level = logging.DEBUG if error.code() == KafkaError._TRANSPORT else logging.WARNING
         log.log(level, "consumer client: %s", error.str())
-
-    def _on_client_error(self, error: KafkaError) -> None:
-        if error.fatal():
-            raise ConsumerError(f"consumer hit a fatal error: {error.str()}")
-        if error.code() != KafkaError._PARTITION_EOF:
-            log.warning("consumer: %s", error.str())
