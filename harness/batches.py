@@ -129,7 +129,7 @@ class BatchHandler:
                     continue
                 partition = (message.topic(), message.partition())
                 if held and partition in held:  # rule 1: it waits behind its partition's record
-                    self._holds.queue(message)
+                    self._holds.queue(message, partition)
                     continue
                 try:
                     value = json.loads(message.value().decode())  # type: ignore[union-attr]

@@ -362,6 +362,7 @@ class RetryingConsumer:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("assigned: %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+        self._offsets.assign(partitions)
         # librdkafka keeps an application pause across a revoke and a re-assignment; no
         # partition this consumer gets is meant to be paused.
         if partitions:

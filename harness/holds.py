@@ -101,9 +101,9 @@ class PartitionHolds:
         if hold.queued:
             self._bound(hold)
 
-    def queue(self, message: Message) -> None:
-        """Queue ``message`` behind the record its partition waits on (the partition is held)."""
-        hold = self.held[partition_of(message)]
+    def queue(self, message: Message, partition: Partition) -> None:
+        """Queue ``message`` of ``partition`` behind the record the partition waits on."""
+        hold = self.held[partition]
         hold.queued.append(message)
         self._bound(hold)
 

@@ -35,6 +35,9 @@ class OffsetStore:
         #: The last record done with per partition since the last flush. The loop writes it
         #: directly on its fast path (``pending[partition] = message``).
         self.pending: dict[Partition, Message] = {}
+        #: The assigned partitions, kept from the rebalance callbacks: asking the client
+        #: (``assignment()``) is a round trip to its main thread, once per batch.
+        self.assigned: dict[Partition, TopicPartition] = {}
 
     def done(self, message: Message) -> None:
         """``message`` was handled or dead-lettered: store the offset after it at the next flush."""
@@ -53,7 +56,7 @@ class OffsetStore:
         loop's fast path knows when): the position is the offset after the last of them.
         """
         self.flush()
-        positions = self._consumer.position(self._consumer.assignment())
+        positions = self._consumer.position(list(self.assigned.values()))
         offsets = [tp for tp in positions if tp.offset >= 0]
         if not offsets:
             return
@@ -88,10 +91,16 @@ class OffsetStore:
         if not self.auto_commit:
             self.commit("batch")
 
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        """``partitions`` were assigned (all of them, or incrementally)."""
+        for tp in partitions:
+            self.assigned[(tp.topic, tp.partition)] = TopicPartition(tp.topic, tp.partition)
+
     def forget(self, partitions: Iterable[Partition]) -> None:
-        """Drop pending offsets of ``partitions`` (revoked: storing them would fail)."""
+        """``partitions`` were revoked or lost: drop their pending offsets (a store would fail)."""
         for partition in partitions:
             self.pending.pop(partition, None)
+            self.assigned.pop(partition, None)
 
     def commit(self, why: str) -> bool:
         """Commit the stored offsets synchronously; ``False`` when the commit failed.
