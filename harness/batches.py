@@ -77,6 +77,43 @@ class BatchHandler:
             batch = batch[done:]
         self._careful(batch, handler)
 
+    def drain(self, handler: Handler, max_messages: int | None) -> bool:
+        """Handle the queues of holds whose waiting record is done with; ``False``: none.
+
+        Records are taken from the front of the queue, in place: the first that fails waits
+        in its turn with the rest still queued behind it (no record is queued twice, and a
+        paused partition stays paused until its queue is empty).
+        """
+        draining = self._holds.draining()
+        if not draining:
+            return False
+        stats, recovery = self._recovery.stats, self._recovery
+        for hold in draining:
+            queued, processed = hold.queued, 0
+            try:
+                while queued and hold.message is None and not self.stopping:
+                    if max_messages is not None and stats.finished + processed >= max_messages:
+                        return True
+                    message = queued.popleft()
+                    try:
+                        value = json.loads(message.value().decode())  # type: ignore[union-attr]
+                    except (AttributeError, ValueError):
+                        recovery.undecodable(message, hold)
+                        continue
+                    try:
+                        handler(value, message)
+                    except Exception as failure:
+                        hold.wait_on(message, value)
+                        recovery.failed(message, value, failure, hold)
+                        continue
+                    self._offsets.done(message)
+                    processed += 1
+            finally:
+                stats.processed += processed
+            if hold.message is None and not queued and hold.partition in self._holds:
+                self._holds.release(hold.partition)
+        return True
+
     def _fast(self, batch: list[Message], handler: Handler) -> tuple[int, bool]:
         """The fast path, while nothing fails and nothing waits: no bookkeeping per record.
 

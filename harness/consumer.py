@@ -127,9 +127,8 @@ class RetryingConsumer:
         self._stop_reason = ""
         self._previous_handlers: dict[int, Any] = {}
         self._closed = False
-        # Records polled but not looked at yet (a run ended on max_messages mid-batch, or a
-        # held record was done with and released its queue); the client's position is past
-        # them, so they go first.
+        # Records polled but not looked at yet (a run ended on max_messages mid-batch); the
+        # client's position is past them, so they go first.
         self._carried: deque[Message] = deque()
         try:
             self._consumer = Consumer({**merged, "error_cb": self._on_client_error_cb})
@@ -162,7 +161,6 @@ class RetryingConsumer:
                 dlq=self.dlq,
                 writer=self._dlq,
                 group_id=self.group_id,
-                released=self._carried,
                 stop=self.stop,
             )
             self._batches = BatchHandler(self._holds, self._offsets, self._recovery, self._carried)
@@ -312,8 +310,9 @@ class RetryingConsumer:
             if max_messages is not None and stats.finished >= max_messages:
                 stats.stop_reason = f"max_messages={max_messages} reached"
                 break
-            # Rule 1: a record whose backoff is over goes before anything new of its partition.
-            if self._recovery.retry_due(handler):
+            # Rule 1: a record whose backoff is over goes before anything new of its partition,
+            # and so do the records queued behind it once it is done with.
+            if self._recovery.retry_due(handler) or self._batches.drain(handler, max_messages):
                 last_work_at = time.monotonic()
                 continue
             # Rule 2: everything done with is stored before the client is polled.

@@ -49,23 +49,35 @@ class Hold:
 
     ``attempts`` counts handler calls so far; ``dlq_failures`` counts failed DLQ writes (a
     hold with a ``letter`` waits to write that DLQ copy again, not to call the handler).
-    ``due_at`` is a ``time.monotonic()`` instant.
+    ``due_at`` is a ``time.monotonic()`` instant. Once the waiting record is done with, the
+    hold *drains*: ``message`` is ``None`` and the queued records are handled from the front,
+    in place (the partition stays paused if it was), until one fails and waits in its turn
+    or the queue is empty and the hold ends.
     """
 
-    message: Message
+    message: Message | None
     value: Any
     attempts: int
-    error: BaseException
+    error: BaseException | None
     due_at: float
     letter: DeadLetter | None = None
     dlq_failures: int = 0
     queued: deque[Message] = field(default_factory=deque)
     paused: bool = False
+    partition: Partition = field(init=False)
 
-    @property
-    def partition(self) -> Partition:
-        """The held partition."""
-        return partition_of(self.message)
+    def __post_init__(self) -> None:
+        assert self.message is not None, "a hold begins with a waiting record"
+        self.partition = partition_of(self.message)
+
+    def wait_on(self, message: Message, value: Any) -> None:
+        """A queued record of a draining hold failed: it is the one waiting now."""
+        self.message, self.value, self.attempts = message, value, 1
+        self.letter, self.dlq_failures = None, 0
+
+    def done_waiting(self) -> None:
+        """The waiting record was done with: the hold drains its queue."""
+        self.message, self.value, self.error, self.letter = None, None, None, None
 
 
 class PartitionHolds:
@@ -109,25 +121,28 @@ class PartitionHolds:
 
     def due(self, now: float) -> Hold | None:
         """The hold that has waited longest past its due time, or ``None``."""
-        ready = [hold for hold in self.held.values() if hold.due_at <= now]
+        ready = [h for h in self.held.values() if h.message is not None and h.due_at <= now]
         return min(ready, key=lambda hold: hold.due_at) if ready else None
 
     def next_due_in_s(self, now: float) -> float | None:
-        """Seconds until the next hold is due (0 when one is), ``None`` without holds."""
-        if not self.held:
-            return None
-        return max(0.0, min(hold.due_at for hold in self.held.values()) - now)
+        """Seconds until the next waiting record is due (0 when one is), ``None`` if none."""
+        waiting = [h.due_at for h in self.held.values() if h.message is not None]
+        return max(0.0, min(waiting) - now) if waiting else None
 
-    def release(self, partition: Partition) -> deque[Message]:
-        """End the hold of ``partition``; returns its queued records, to be handled next.
+    def draining(self) -> list[Hold]:
+        """Holds whose waiting record was done with and whose queue is to be handled."""
+        return [hold for hold in self.held.values() if hold.message is None]
+
+    def release(self, partition: Partition) -> None:
+        """End the hold of ``partition`` (its queue is empty).
 
         A paused partition is resumed: librdkafka fetches it again from after the last
         queued record.
         """
         hold = self.held.pop(partition)
+        assert not hold.queued, "a hold ends only when its queue is handled"
         if hold.paused:
             self._resume([partition])
-        return hold.queued
 
     def drop(self, partitions: Iterable[Partition]) -> list[Hold]:
         """Forget the holds of ``partitions`` (revoked or lost) and resume what was paused.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -40,11 +39,7 @@ def where(message: Message) -> str:
 
 
 class Recovery:
-    """Retries and dead letters for one consumer; the loop sets ``stats`` and ``hooks`` per run.
-
-    ``released`` receives the records queued behind a held record once it is done with
-    (front first): the loop handles them before it polls again.
-    """
+    """Retries and dead letters for one consumer; the loop sets ``stats`` and ``hooks`` per run."""
 
     def __init__(
         self,
@@ -57,7 +52,6 @@ class Recovery:
         dlq: DlqOptions,
         writer: DlqWriter,
         group_id: str,
-        released: deque[Message],
         stop: Callable[[str], None],
     ) -> None:
         self._consumer = consumer
@@ -68,22 +62,29 @@ class Recovery:
         self._dlq = dlq
         self._writer = writer
         self._group_id = group_id
-        self._released = released
         self._stop = stop
         self.stats = RunStats()
         self.hooks = Hooks()
 
-    def undecodable(self, message: Message) -> None:
-        """The value is not UTF-8 JSON: to the DLQ at once (decoding was the attempt)."""
+    def undecodable(self, message: Message, hold: Hold | None = None) -> None:
+        """The value is not UTF-8 JSON: to the DLQ at once (decoding was the attempt).
+
+        ``hold``: the draining hold ``message`` was queued in (it waits on it now).
+        """
         try:
             decode_json_value(message.value())
         except DecodeError as error:
-            self._dead_letter(message, error, 1, None)
+            if hold is not None:
+                hold.wait_on(message, None)
+            self._dead_letter(message, error, 1, hold)
             return
         raise AssertionError(f"{where(message)} decodes after all")  # a bug of the fast path
 
     def failed(self, message: Message, value: Any, error: Exception, hold: Hold | None) -> None:
-        """A handler call raised: hold the partition for a retry, or dead-letter the record."""
+        """A handler call raised: hold the partition for a retry, or dead-letter the record.
+
+        ``hold``: the hold that waits on ``message`` (``None``: the partition is not held).
+        """
         self.hooks.on_checkpoint(Checkpoint.HANDLER_FAILED, message)
         attempts = 1 if hold is None else hold.attempts
         if not self._policy.should_retry(error, attempts):
@@ -113,22 +114,27 @@ class Recovery:
         hold = self._holds.due(time.monotonic())
         if hold is None:
             return False
+        message = hold.message
+        assert message is not None and hold.error is not None  # due() returns waiting holds
         if hold.letter is not None:
-            self._dead_letter(hold.message, hold.error, hold.attempts, hold)
+            self._dead_letter(message, hold.error, hold.attempts, hold)
             return True
         hold.attempts += 1
         try:
-            handler(hold.value, hold.message)
+            handler(hold.value, message)
         except Exception as error:
-            self.failed(hold.message, hold.value, error, hold)
+            self.failed(message, hold.value, error, hold)
             return True
-        self._offsets.done(hold.message)
+        self._offsets.done(message)
         self.stats.processed += 1
         self._release(hold)
         return True
 
     def _release(self, hold: Hold) -> None:
-        self._released.extendleft(reversed(self._holds.release(hold.partition)))
+        """The waiting record is done with: drain the queue behind it, or end the hold."""
+        hold.done_waiting()
+        if not hold.queued:
+            self._holds.release(hold.partition)
 
     def _dead_letter(
         self, message: Message, error: BaseException, attempts: int, hold: Hold | None

@@ -197,6 +197,19 @@ def test_no_offset_passes_a_record_that_is_still_waiting() -> None:
     assert fake.stored_offsets() == {P0: 3}
 
 
+def test_a_queue_drains_in_place_when_a_record_behind_the_waiting_one_fails() -> None:
+    # Records 0 and 2 fail once: 1 and 2 queue behind 0; once 0 is done, 1 is handled from
+    # the queue and 2 waits in its turn with 3 still queued behind it, not queued again.
+    consumer, fake = make(*ids(0, 1, 2, 3), policy=slow(100), backlog_limit=2)
+    seen: list[int] = []
+    stats = consumer.run(failing({0: 1, 2: 1}, lambda: TimeoutError(), seen), max_messages=4)
+    assert seen == [0, 1, 2, 3]
+    assert stats.retries == 2
+    assert fake.pause_calls == [[P0]], "paused once; it stayed paused while it drained"
+    assert fake.resume_calls[-1] == [P0] and not fake.toppars[P0].app_paused
+    assert fake.stored_offsets() == {P0: 4}
+
+
 def test_the_backlog_of_a_held_partition_is_bounded_by_pausing_it() -> None:
     consumer, fake = make(*ids(0, 1, 2, 3, 4, 5), policy=slow(100), backlog_limit=2)
     seen: list[int] = []
@@ -348,7 +361,7 @@ def test_failed_dlq_write_stores_nothing_until_a_write_is_acknowledged() -> None
     assert (stats.dlq, stats.processed) == (1, 2)
     assert seen == [10, 1], "partition 1 went on during the DLQ backoff; record 1 waited"
     p0_events = [event for event in fake.events if not event.startswith("store 1@")]
-    assert p0_events == ["dlq write"] * 3 + ["store 0@1", "store 0@2"]
+    assert p0_events == ["dlq write"] * 3 + ["store 0@2"], "nothing of P0 before the DLQ ack"
     assert len(writer().written) == 1
 
 
