@@ -95,6 +95,8 @@ class BatchHandler:
                     if max_messages is not None and stats.finished + processed >= max_messages:
                         return True
                     message = queued.popleft()
+                    if hold.paused:
+                        self._holds.ease(hold)
                     try:
                         value = json.loads(message.value().decode())  # type: ignore[union-attr]
                     except (AttributeError, ValueError):

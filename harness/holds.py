@@ -7,9 +7,10 @@ refetched: librdkafka drops what it prefetched for a partition the moment it is 
 fetches it again after the resume), which would make every backoff cost a fetch round trip.
 
 Memory stays bounded: once a held partition has ``backlog_limit`` records queued, it is
-paused. librdkafka then drops its prefetched records and, on resume, fetches from the
-position after the last record it handed out, which is the last queued one: nothing is lost
-and nothing is handed out twice.
+paused, and resumed when its queue is down to half of that. librdkafka drops the prefetched
+records of a paused partition and, on resume, fetches from the position after the last
+record it handed out, which is the last queued one: nothing is lost and nothing is handed
+out twice.
 
 librdkafka keeps an application pause across a revoke and a later re-assignment (it clears
 only its own pause flag when a partition leaves the assignment, and its fetcher skips paused
@@ -128,6 +129,17 @@ class PartitionHolds:
         """Seconds until the next waiting record is due (0 when one is), ``None`` if none."""
         waiting = [h.due_at for h in self.held.values() if h.message is not None]
         return max(0.0, min(waiting) - now) if waiting else None
+
+    def ease(self, hold: Hold) -> None:
+        """Resume a paused draining hold once its queue is down to half the limit.
+
+        librdkafka then fetches while the rest of the queue is handled, so the partition is
+        not left idle for a fetch round trip when the queue runs out; what it fetches queues
+        behind the rest, in order.
+        """
+        if hold.paused and len(hold.queued) <= self._backlog_limit // 2:
+            hold.paused = False
+            self._resume([hold.partition])
 
     def draining(self) -> list[Hold]:
         """Holds whose waiting record was done with and whose queue is to be handled."""

@@ -61,8 +61,9 @@ class Topics:
                 "queue.buffering.max.kbytes": 2_000_000,
             }
         )
-        for index in range(records):
-            producer.produce(name, json.dumps({"id": index, "pad": "x" * 80}).encode())
+        for index in range(records):  # round robin: every partition gets the same share
+            value = json.dumps({"id": index, "pad": "x" * 80}).encode()
+            producer.produce(name, value, partition=index % partitions)
             if index % 20_000 == 0:
                 producer.poll(0)
         if producer.flush(120):
