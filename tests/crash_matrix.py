@@ -98,6 +98,9 @@ class MatrixReport:
         killed = sum(kill.killed for kill in self.kills)
         if killed < len(self.kills):
             found.append(f"only {killed} of {len(self.kills)} workers were killed")
+        missed = [kill.point for kill in self.kills if kill.point.endswith("(not reached)")]
+        if missed:
+            found.append(f"{len(missed)} worker(s) never reached their crash point: {missed}")
         return found
 
     def summary(self) -> str:
@@ -193,6 +196,19 @@ def _first_done_within(
         time.sleep(0.02)
 
 
+def _died_or_idle(kill: Kill, process: subprocess.Popen[bytes], *, idle_s: float) -> bool:
+    """Wait until the worker dies (``True``) or writes no event for ``idle_s`` (``False``)."""
+    size, quiet_since = -1, time.monotonic()
+    while process.poll() is None:
+        now_size = kill.events.stat().st_size if kill.events.exists() else 0
+        if now_size != size:
+            size, quiet_since = now_size, time.monotonic()
+        elif time.monotonic() - quiet_since > idle_s:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def run_matrix(
     bootstrap: str,
     *,
@@ -225,9 +241,11 @@ def run_matrix(
         ]
         if protocol == "classic":  # a restart takes the dead member's partitions at once
             common += ["--instance-id", member]
-        schedule = list(itertools.islice(itertools.cycle([*POINTS, RANDOM]), kills))
+        # With auto-commit, librdkafka commits on its own thread: no commit point to kill at.
+        points = [p for p in POINTS if commit == "manual" or p != "commit"]
+        schedule = list(itertools.islice(itertools.cycle([*points, RANDOM]), kills))
         rng.shuffle(schedule)
-        per_worker = max(1, records // (kills + 1))
+        per_worker = max(1, records // (2 * kills))  # half the records are left for the end
         report = MatrixReport(records, permanent, acked, Counter(), Counter())
         report.exactly_once_dlq = dlq_mode == "transactional"
         for index, point in enumerate(schedule):
@@ -242,11 +260,10 @@ def run_matrix(
                 while len(kill.ids("done")) < target and process.poll() is None:
                     time.sleep(0.01)
                 process.send_signal(signal.SIGKILL)
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:  # it never reached its point: kill it anyway
-                process.kill()
+            if not _died_or_idle(kill, process, idle_s=15):
+                process.kill()  # it never reached its point: nothing left to work on
                 process.wait()
+                kill.point += " (not reached)"
             kill.killed = process.returncode == -signal.SIGKILL
             report.kills.append(kill)
             if log:
