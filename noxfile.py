@@ -147,3 +147,30 @@ def chaos(session: nox.Session) -> None:
         "console_output_style=classic",
         *session.posargs,
     )
+
+
+# -- the retrying consumer's figures and fault runs (need a running stack or make their own) --
+
+
+@nox.session(python=PYTHON)
+def crash(session: nox.Session) -> None:
+    """The full crash-point matrix against the running stack (``nox -s up`` first)."""
+    _install(session)
+    args = session.posargs or ["--records", "10000", "--kills", "24"]
+    session.run("python", "-m", "tests.crash_matrix", *args)
+
+
+@nox.session(name="bench-consumer", python=PYTHON)
+def bench_consumer(session: nox.Session) -> None:
+    """The consumer's figures: failures, overhead, rss or profile (``nox -s up`` first)."""
+    _install(session)
+    if not session.posargs:
+        session.error("Usage: nox -s bench-consumer -- failures|overhead|rss|profile [options]")
+    session.run("python", "-m", "tests.bench_consumer", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def stability(session: nox.Session) -> None:
+    """The failure-injection checks ten times in a row on a 3-broker stack of their own."""
+    _install(session)
+    session.run("python", "-m", "tests.stability", *session.posargs)

@@ -1,9 +1,9 @@
 """Retry policy: bounded exponential backoff with jitter, and error classification.
 
 Everything here is pure (no Kafka, no clock): :meth:`RetryPolicy.backoff_ms` takes the random
-source as an argument, so tests can pin it. How the consumer *waits* for a backoff (paused
-partitions, polling in slices so the group session and ``max.poll.interval.ms`` are
-respected) lives in :mod:`harness.consumer`.
+source as an argument, so tests can pin it. How the consumer *waits* for a backoff (holding
+back only the record's partition while it keeps polling the others, so the group session
+and ``max.poll.interval.ms`` are respected) lives in :mod:`harness.holds`.
 """
 
 from __future__ import annotations

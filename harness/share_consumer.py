@@ -36,10 +36,11 @@ from typing import Any, Final, Literal, Self
 from confluent_kafka import AcknowledgeType, KafkaError, KafkaException, Message, ShareConsumer
 from confluent_kafka.admin import AdminClient
 
-from harness.consumer import DeadLetterHook, Handler, RetryHook, decode_json_value
+from harness.decode import decode_json_value
 from harness.errors import ConfigurationError, ConsumerError, DecodeError
 from harness.retry import RetryPolicy
 from harness.share_admin import delivery_count_limit as read_delivery_count_limit
+from harness.stats import DeadLetterHook, Handler, RetryHook
 
 log = logging.getLogger(__name__)
 

@@ -71,7 +71,10 @@ class Row:
 
 def _new_topic(admin: AdminClient) -> str:
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    admin.create_topics([NewTopic(name, PARTITIONS, 1)])[name].result(timeout=30)
+    # With its DLQ topic: the retrying consumer refuses to start without one.
+    topics = [NewTopic(name, PARTITIONS, 1), NewTopic(f"{name}-dlq", PARTITIONS, 1)]
+    for future in admin.create_topics(topics).values():
+        future.result(timeout=30)
     return name
 
 
@@ -312,7 +315,7 @@ def bench_throughput(runs: int) -> None:
                 print(f"run {run}: consumer {name}: {row.rates[-1]:,.0f} msg/s", flush=True)
     finally:
         if topics:
-            admin.delete_topics(topics)
+            admin.delete_topics(topics + [f"{topic}-dlq" for topic in topics])
     print()
     print(render_table(rows, runs))
 

@@ -36,6 +36,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hang-on", help="record id whose handler blocks forever")
     parser.add_argument("--max-messages", type=int, help="stop after this many records")
     parser.add_argument("--idle-timeout-s", type=float, help="stop after this long without one")
+    # The worker's Injector also knows id-based failure rules; the share route uses none.
+    parser.set_defaults(transient_mod=None, permanent_mod=None)
     args = parser.parse_args(argv)
     if args.fail_times and not args.fail_id:
         parser.error("--fail-times needs --fail-id")
@@ -46,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run until stopped (SIGTERM/SIGINT), killed, idle or done; 0 on a graceful stop."""
     args = parse_args(argv)
     events = EventLog(args.out)
-    injector = Injector(args.fail_id, args.fail_times, args.hang_on)
+    injector = Injector(args)
     try:
         with ShareGroupConsumer(args.bootstrap, args.topic, group_id=args.group) as consumer:
             consumer.install_signal_handlers()

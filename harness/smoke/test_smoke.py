@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 from harness import admin as admin_ops
 from harness import kcat
 from harness.consumer import RetryingConsumer
+from harness.dlq_writer import DlqOptions
 from harness.producer import JsonProducer
 from harness.pytest_plugin import ScratchTopic
 from harness.reader import read_tail
@@ -206,7 +207,7 @@ def _consumer(
         group_id=group,
         policy=FAST_RETRY,
         config=client_config,
-        dlq_producer_config=client_config,
+        dlq=DlqOptions(producer_config=client_config),
     )
 
 
@@ -217,7 +218,7 @@ def test_per_key_ordering_holds_across_three_partitions(
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
 ) -> None:
-    topic = scratch_topic(partitions=3)
+    topic = scratch_topic(partitions=3, dlq=True)
     keys = [f"user-{n}" for n in range(12)]
     per_key = 25
     for sequence in range(per_key):
@@ -246,7 +247,7 @@ def test_the_group_commits_and_a_restarted_consumer_does_not_reprocess(
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
 ) -> None:
-    topic = scratch_topic(partitions=3)
+    topic = scratch_topic(partitions=3, dlq=True)
     group = unique_group()
     for n in range(20):
         json_producer.send(topic, {"id": f"first-{n}"}, key=str(n))

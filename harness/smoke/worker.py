@@ -3,19 +3,26 @@
 Runs either kafkarig's :class:`~harness.consumer.RetryingConsumer` (``--mode kafkarig``) or
 the seed's consumer loop (``--mode seed``: ``enable.auto.commit`` with offsets stored as
 soon as a record is polled, the kafka-python default the seed relies on) against one topic,
-and appends one line per event to ``--out``, flushed and fsynced so that a test can read it
-while the process runs and still find every line after a SIGKILL::
+and appends one line per event to ``--out``, flushed to the operating system before the
+handler goes on (so a test can read it while the process runs, and finds every line after
+a SIGKILL)::
 
     started <id>            the handler began work on record <id> (its key)
     done <id>               the handler finished record <id>
     retry <id> <attempt>    attempt <attempt> of <id> failed; a retry backoff begins
     dlq <id>                the DLQ copy of <id> was acknowledged
+    crash <point>           the process SIGKILLs itself now (``--crash-at``)
     stopped <reason>        the loop returned (never written after a SIGKILL)
 
 Failures are injected by record id: ``--fail-id ID --fail-times N`` makes the handler raise
 :class:`~harness.errors.RetryableError` on the first N attempts at ID; ``--hang-on ID`` makes
-it block forever after ``started ID`` (a process that dies "mid-processing"). SIGTERM and
-SIGINT stop the loop gracefully with a final commit.
+it block forever after ``started ID`` (a process that dies "mid-processing");
+``--transient-mod M`` fails once (per process) every id whose number is 3 modulo M, and
+``--permanent-mod M`` fails every attempt at an id whose number is 7 modulo M (ids end in
+``-<number>``). ``--crash-at POINT --crash-after N`` SIGKILLs the process at the Nth
+:class:`~harness.checkpoints.Checkpoint` named POINT (``backoff``: halfway through that
+backoff; ``commit``: while the commit is under way). SIGTERM and SIGINT stop the loop
+gracefully with a final commit.
 
     python -m harness.smoke.worker --bootstrap localhost:9092 --topic t --group g \\
         --out events.txt --fail-id r2 --fail-times 1 --backoff-ms 60000
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import sys
 import threading
@@ -38,57 +46,115 @@ from typing import IO, Any
 
 from confluent_kafka import Consumer, KafkaError, Message
 
-from harness.consumer import SEED_CONSUMER_CONFIG, RetryingConsumer
+from harness.checkpoints import Checkpoint
+from harness.consumer import SEED_CONSUMER_CONFIG, DlqOptions, RetryingConsumer
 from harness.errors import RetryableError
 from harness.retry import RetryPolicy
 
 #: Events a worker writes, in the order of the module docstring.
-EVENTS = ("started", "done", "retry", "dlq", "stopped")
+EVENTS = ("started", "done", "retry", "dlq", "crash", "stopped")
 
 
 class EventLog:
-    """Appends event lines to a file, each flushed and fsynced before the call returns."""
+    """Appends event lines to a file, each handed to the OS before the call returns.
+
+    A SIGKILL ends the process, not the machine: what ``write()`` handed to the kernel is
+    in the file, so no fsync is needed (and at one per event it would bound the worker to
+    the disk's pace).
+    """
 
     def __init__(self, path: Path) -> None:
         self._file: IO[str] = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
 
     def write(self, event: str, *fields: object) -> None:
-        """Append ``event field ...`` as one line and force it to disk."""
+        """Append ``event field ...`` as one line, flushed to the operating system."""
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}; expected one of {', '.join(EVENTS)}")
         line = " ".join([event, *(str(f) for f in fields)])
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()
-            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         """Close the file."""
         self._file.close()
 
 
+class PermanentFailure(Exception):
+    """The error of a record no retry helps (``--permanent-mod``)."""
+
+
 class Injector:
     """The failures to inject into the handler, by record id."""
 
-    def __init__(self, fail_id: str | None, fail_times: int, hang_on: str | None) -> None:
-        self.fail_id = fail_id
-        self.fail_times = fail_times
-        self.hang_on = hang_on
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.fail_id: str | None = args.fail_id
+        self.fail_times: int = args.fail_times
+        self.hang_on: str | None = args.hang_on
+        self.transient_mod: int | None = args.transient_mod
+        self.permanent_mod: int | None = args.permanent_mod
         self._attempts: Counter[str] = Counter()
         self._forever = threading.Event()
+        self.done = 0
 
     def work(self, record_id: str, events: EventLog) -> None:
         """Do the "work" on ``record_id``: log it, then fail or hang as configured."""
         events.write("started", record_id)
         self._attempts[record_id] += 1
+        attempt = self._attempts[record_id]
         if record_id == self.hang_on:
             self._forever.wait()  # never set: only a signal that kills the process ends this
-        if record_id == self.fail_id and self._attempts[record_id] <= self.fail_times:
-            raise RetryableError(
-                f"injected failure {self._attempts[record_id]} of {self.fail_times} for {record_id}"
-            )
+        if record_id == self.fail_id and attempt <= self.fail_times:
+            raise RetryableError(f"injected failure {attempt} of {self.fail_times} for {record_id}")
+        number = id_number(record_id)
+        if self.permanent_mod and number % self.permanent_mod == 7 % self.permanent_mod:
+            raise PermanentFailure(f"{record_id} always fails (attempt {attempt})")
+        transient = self.transient_mod and number % self.transient_mod == 3 % self.transient_mod
+        if transient and attempt == 1:
+            raise RetryableError(f"{record_id} fails once")
         events.write("done", record_id)
+        self.done += 1
+
+
+def id_number(record_id: str) -> int:
+    """The number an id ends with (``crash-ab12-317`` -> 317; -1 without one)."""
+    tail = record_id.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+class Crasher:
+    """SIGKILLs this process at the ``after``-th checkpoint named ``point`` (``--crash-at``)
+    that comes once the handler finished ``armed_after`` records."""
+
+    def __init__(self, args: argparse.Namespace, injector: Injector, events: EventLog) -> None:
+        self.point = Checkpoint(args.crash_at) if args.crash_at else None
+        self.after: int = args.crash_after
+        self.armed_after: int = args.crash_after_records
+        self.backoff_ms: float = args.backoff_ms
+        self.injector = injector
+        self.events = events
+        self.seen = 0
+
+    def __call__(self, point: Checkpoint, message: Message | None) -> None:
+        if point is not self.point or self.injector.done < self.armed_after:
+            return
+        self.seen += 1
+        if self.seen < self.after:
+            return
+        if point is Checkpoint.BACKOFF:  # the loop goes on waiting; die halfway through it
+            self._kill_later(self.backoff_ms / 2000)
+        elif point is Checkpoint.COMMIT:  # the commit request is about to leave; die in it
+            self._kill_later(random.uniform(0, 0.003))
+        else:
+            self._kill()
+
+    def _kill_later(self, delay_s: float) -> None:
+        threading.Timer(delay_s, self._kill).start()
+
+    def _kill(self) -> None:
+        self.events.write("crash", self.point.value if self.point else "?")
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def record_id(message: Message) -> str:
@@ -98,13 +164,19 @@ def record_id(message: Message) -> str:
 
 
 def consumer_config(args: argparse.Namespace) -> dict[str, Any]:
-    """Group membership settings shared by both modes: fast failure detection and rejoin."""
+    """Group membership settings shared by both modes: fast failure detection and rejoin.
+
+    Under ``group.protocol=consumer`` the session timeout and heartbeat are the broker's.
+    """
     config: dict[str, Any] = {
         "group.id": args.group,
-        "session.timeout.ms": args.session_timeout_ms,
-        "heartbeat.interval.ms": args.heartbeat_ms,
         "auto.commit.interval.ms": args.auto_commit_interval_ms,
     }
+    if args.group_protocol == "consumer":
+        config["group.protocol"] = "consumer"
+    else:
+        config["session.timeout.ms"] = args.session_timeout_ms
+        config["heartbeat.interval.ms"] = args.heartbeat_ms
     if args.instance_id:
         # Static membership: a restarted process with the same id takes over the dead
         # member's partitions at once instead of after session.timeout.ms.
@@ -112,7 +184,9 @@ def consumer_config(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
-def run_kafkarig(args: argparse.Namespace, events: EventLog, injector: Injector) -> str:
+def run_kafkarig(
+    args: argparse.Namespace, events: EventLog, injector: Injector, crasher: Crasher
+) -> str:
     """kafkarig's loop: RetryingConsumer with the given retry policy; returns why it stopped."""
     policy = RetryPolicy(
         max_attempts=args.max_attempts,
@@ -121,12 +195,16 @@ def run_kafkarig(args: argparse.Namespace, events: EventLog, injector: Injector)
         multiplier=1.0,
         jitter=0.0,
     )
-    with RetryingConsumer(
-        args.bootstrap,
-        args.topic,
-        policy=policy,
-        config=consumer_config(args),
-    ) as consumer:
+    config = consumer_config(args)
+    if args.commit == "manual":
+        config["enable.auto.commit"] = False
+    dlq = DlqOptions(
+        transactional=args.dlq_mode == "transactional",
+        transactional_id=args.transactional_id if args.dlq_mode == "transactional" else None,
+    )
+    with RetryingConsumer(args.bootstrap, args.topic, policy=policy, dlq=dlq, config=config) as (
+        consumer
+    ):
         consumer.install_signal_handlers()
         stats = consumer.run(
             lambda value, message: injector.work(record_id(message), events),
@@ -136,11 +214,14 @@ def run_kafkarig(args: argparse.Namespace, events: EventLog, injector: Injector)
                 "retry", record_id(message), attempt
             ),
             on_dead_letter=lambda message, error, attempts: events.write("dlq", record_id(message)),
+            on_checkpoint=crasher,
         )
     return stats.stop_reason
 
 
-def run_seed(args: argparse.Namespace, events: EventLog, injector: Injector) -> str:
+def run_seed(
+    args: argparse.Namespace, events: EventLog, injector: Injector, crasher: Crasher
+) -> str:
     """The seed's loop: poll, decode, handle; offsets auto-stored on poll and auto-committed.
 
     This is what kafka-python's ``KafkaConsumer(enable_auto_commit=True)`` iteration does:
@@ -211,7 +292,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hang-on", help="record id whose handler blocks forever")
     parser.add_argument("--backoff-ms", type=float, default=20.0, help="retry backoff, fixed")
     parser.add_argument("--max-attempts", type=int, default=3, help="attempts before the DLQ")
+    parser.add_argument("--transient-mod", type=int, help="ids n with n %% M == 3 fail once")
+    parser.add_argument("--permanent-mod", type=int, help="ids n with n %% M == 7 always fail")
+    parser.add_argument(
+        "--crash-at", choices=[point.value for point in Checkpoint], help="SIGKILL at this point"
+    )
+    parser.add_argument("--crash-after", type=int, default=1, help="at its Nth occurrence")
+    parser.add_argument(
+        "--crash-after-records", type=int, default=0, help="counting once N records are done"
+    )
     parser.add_argument("--instance-id", help="group.instance.id (static membership)")
+    parser.add_argument("--group-protocol", choices=("classic", "consumer"), default="classic")
+    parser.add_argument(
+        "--commit", choices=("auto", "manual"), default="auto", help="auto-commit, or per batch"
+    )
+    parser.add_argument(
+        "--dlq-mode", choices=("at-least-once", "transactional"), default="at-least-once"
+    )
+    parser.add_argument("--transactional-id", help="transactional.id of the DLQ producer")
     parser.add_argument("--session-timeout-ms", type=int, default=6000)
     parser.add_argument("--heartbeat-ms", type=int, default=1000)
     parser.add_argument("--auto-commit-interval-ms", type=int, default=200)
@@ -229,10 +327,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the worker until it is stopped, killed, idle or done; 0 on a graceful stop."""
     args = parse_args(argv)
     events = EventLog(args.out)
-    injector = Injector(args.fail_id, args.fail_times, args.hang_on)
+    injector = Injector(args)
+    crasher = Crasher(args, injector, events)
     try:
         run = run_seed if args.mode == "seed" else run_kafkarig
-        events.write("stopped", run(args, events, injector))
+        events.write("stopped", run(args, events, injector, crasher))
     finally:
         events.close()
     return 0
