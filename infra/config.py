@@ -37,7 +37,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra import versions
+from infra import layouts, versions
 from infra.errors import ConfigError
 
 Mode = Literal["kraft", "zookeeper"]
@@ -748,13 +748,8 @@ class Healthcheck:
 
 
 def _local_probe(*test: str) -> Healthcheck:
-    """A probe baked into the local images: native code, cheap enough to run every 2 s."""
+    """A native probe (bash, no JVM; see infra.layouts): cheap enough to run every 2 s."""
     return Healthcheck(test, interval_s=2, timeout_s=5, retries=60)
-
-
-def _jvm_probe(command: str) -> Healthcheck:
-    """A probe that starts a JVM tool: every 5 s, with room for the JVM to start."""
-    return Healthcheck(("CMD-SHELL", command), interval_s=5, timeout_s=10, retries=36)
 
 
 class Stack(_Section):
@@ -911,29 +906,17 @@ class Stack(_Section):
 
     @property
     def healthcheck(self) -> Healthcheck:
-        """The broker's client-side readiness probe for this flavor."""
-        flavor = self.cluster.flavor
-        target = f"localhost:{INTERNAL_PORT}"
-        if flavor == "local":
-            return _local_probe("CMD", "kafka-healthcheck", target)
-        tool = (
-            "kafka-broker-api-versions"
-            if flavor == "confluent"
-            else "/opt/kafka/bin/kafka-broker-api-versions.sh"
-        )
-        # The probe inherits the broker's KAFKA_HEAP_OPTS; a small heap keeps it cheap.
-        command = f"KAFKA_HEAP_OPTS=-Xmx64m {tool} --bootstrap-server {target} >/dev/null 2>&1"
-        return _jvm_probe(command)
+        """The broker's readiness probe: kafkarig's native probe, the same on every flavor."""
+        return _local_probe(*layouts.probe_command("kafka", f"127.0.0.1:{INTERNAL_PORT}"))
 
     @property
     def zookeeper_healthcheck(self) -> Healthcheck | None:
         """ZooKeeper's readiness probe in zookeeper mode, None in KRaft mode."""
         if self.is_kraft:
             return None
-        if self.cluster.flavor == "local":
-            return _local_probe("CMD", "zookeeper-healthcheck")
-        command = f"KAFKA_HEAP_OPTS=-Xmx64m cub zk-ready localhost:{ZOOKEEPER_CLIENT_PORT} 5"
-        return _jvm_probe(command)
+        return _local_probe(
+            *layouts.probe_command("zookeeper", f"127.0.0.1:{ZOOKEEPER_CLIENT_PORT}")
+        )
 
     # ---- topics ------------------------------------------------------------------------
 

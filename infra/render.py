@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from infra import config
+from infra import config, layouts
 from infra.config import Stack
 from infra.errors import ConfigError
 from infra.templates import templates_dir
@@ -87,6 +87,7 @@ def compose_context(stack: Stack) -> dict[str, Any]:
             "connect": stack.zookeeper_connect,
             "heap": config.ZOOKEEPER_HEAP,
             "healthcheck": stack.zookeeper_healthcheck,
+            "layout": layouts.zookeeper_layout(cluster.flavor),
             "data_volume": f"{config.ZOOKEEPER_SERVICE}-data",
             "data_dir": config.ZOOKEEPER_DATA_DIR,
             "log_volume": f"{config.ZOOKEEPER_SERVICE}-log",
@@ -111,6 +112,8 @@ def compose_context(stack: Stack) -> dict[str, Any]:
         ],
         "healthcheck": stack.healthcheck,
         "kafka_data_dir": config.KAFKA_DATA_DIR,
+        "kafka_layout": layouts.kafka_layout(cluster.flavor),
+        "tools_mount": layouts.tools_mount(),
         "zookeeper": zookeeper,
         "volumes": stack.volumes,
     }
@@ -131,6 +134,7 @@ def write_compose(stack: Stack, root: Path) -> Path:
     text = render_compose(stack)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        layouts.write_stack_tools(stack, path.parent / layouts.TOOLS_DIR_NAME)
         fd, temporary = tempfile.mkstemp(prefix=".docker-compose.", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise ConfigError(
