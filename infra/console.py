@@ -67,6 +67,8 @@ class Console:
         self.log: IO[str] | None = None
         self.log_path: Path | None = None
         self._tasks: list[Task] = []
+        self.finished: list[tuple[str, float]] = []
+        """Every task that ended, with its elapsed seconds (for benchmarks)."""
         self._lock = threading.RLock()
         self._live_shown = False
         self._ticker: threading.Thread | None = None
@@ -135,6 +137,7 @@ class Console:
         with self._lock:
             if task in self._tasks:
                 self._tasks.remove(task)
+            self.finished.append((task.name, task.elapsed_s))
             self.line(f"kafkarig: {task.name}: {outcome}")
 
     def _tick(self) -> None:
