@@ -9,10 +9,14 @@ and passed a check run inside it, so a failed build leaves nothing tagged.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
+import shutil
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,9 @@ from infra.images.recipes import ImageRecipe, default_recipes
 
 _T = TypeVar("_T")
 PARALLEL_BUILDS = 2
+# A build step in the legacy builder's output ("Step 3/12 : COPY ...") or BuildKit's
+# ("#7 [3/12] COPY ...").
+BUILD_STEP = re.compile(r"^(Step \d+/\d+ :|#\d+ \[)")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,16 @@ def cache_dir() -> Path:
     """Where build contexts and logs live (``$KAFKARIG_CACHE_DIR``, else ``~/.cache/kafkarig``)."""
     configured = os.environ.get("KAFKARIG_CACHE_DIR")
     return Path(configured) if configured else Path.home() / ".cache" / "kafkarig"
+
+
+@contextlib.contextmanager
+def _maven_workspace() -> Iterator[Path]:
+    """A Maven workspace of this run only (two builds at once do not share one)."""
+    work = Path(tempfile.mkdtemp(prefix="maven-", dir=cache_dir()))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _label(client: DockerClient, tag: str) -> str | None:
@@ -105,7 +122,7 @@ def docker_build(client: DockerClient, recipe: ImageRecipe, context: Path, wante
                 str(context),
             ],
             what=f"{recipe.tag}: docker build",
-            count=lambda line: line.startswith("Step "),
+            count=lambda line: BUILD_STEP.match(line) is not None,
             unit="steps",
         )
         with task(f"{recipe.tag}: check run ({' '.join(check)})") as checking:
@@ -173,8 +190,9 @@ def build_image(
     )
     if cached:
         return cached[recipe.tag]
-    jars = resolve_jars(pending, cache_dir() / "maven", sources)
-    return _build_all(client, pending, jars, base_image, sources)[recipe.tag]
+    with _maven_workspace() as work:
+        jars = resolve_jars(pending, work, sources)
+        return _build_all(client, pending, jars, base_image, sources)[recipe.tag]
 
 
 def build_images(
@@ -240,14 +258,15 @@ def _build_images(
     base_id = None if build_base is not None else client.image.inspect(base_image).id
     cached, pending = _pending(client, recipes, base_id, force, sources)
     results |= cached
-    # The base image and the jars need nothing of each other: make them at the same time.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        base_future = pool.submit(build_base) if build_base is not None else None
-        jars_future = pool.submit(resolve_jars, pending, cache_dir() / "maven", sources)
-    if base_future is not None:  # both are done: the base image's failure is raised first
-        results[base.BASE_IMAGE] = BuildResult(base.BASE_IMAGE, True, base_future.result())
-    jars = jars_future.result()
-    if pending:
-        results |= _build_all(client, pending, jars, base_image, sources)
+    with _maven_workspace() as work:
+        # The base image and the jars need nothing of each other: make them at the same time.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            base_future = pool.submit(build_base) if build_base is not None else None
+            jars_future = pool.submit(resolve_jars, pending, work, sources)
+        if base_future is not None:  # both are done: the base image's failure is raised first
+            results[base.BASE_IMAGE] = BuildResult(base.BASE_IMAGE, True, base_future.result())
+        jars = jars_future.result()
+        if pending:
+            results |= _build_all(client, pending, jars, base_image, sources)
     ordered = [base.BASE_IMAGE] + [recipe.tag for recipe in recipes]
     return [results[tag] for tag in ordered if tag in results]

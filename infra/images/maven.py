@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,8 +77,7 @@ def resolve_jars(
     """Resolve the runtime jars of every recipe from Maven Central: tag → jars."""
     if not recipes:
         return {}
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     for recipe in recipes:
         (work / recipe.slug).mkdir()
         (work / recipe.slug / "pom.xml").write_text(render_pom(recipe, sources))

@@ -11,7 +11,7 @@ import pytest
 from infra import images
 from infra.errors import CommandError, ImageBuildError
 from infra.images import context, maven
-from infra.images.build import build_images
+from infra.images.build import BUILD_STEP, build_images
 from infra.images.context import ImageSources
 from infra.images.recipes import ImageRecipe
 
@@ -196,3 +196,16 @@ def test_a_missing_local_base_image_is_refused_before_any_work(
     monkeypatch.setattr("infra.images.build.require_docker", lambda: NoImages())
     with pytest.raises(ImageBuildError, match="is not on this machine"):
         build_images([], base_image="nowhere/jre:1")
+
+
+@pytest.mark.parametrize(
+    ("line", "is_step"),
+    [
+        ("Step 3/13 : COPY --chown=0:0 libs/ /opt/kafka/libs/", True),
+        ("#7 [3/13] COPY --chown=0:0 libs/ /opt/kafka/libs/", True),
+        (" ---> Using cache", False),
+        ("Sending build context to Docker daemon  52.4MB", False),
+    ],
+)
+def test_docker_build_steps_are_counted_with_either_builder(line: str, is_step: bool) -> None:
+    assert (BUILD_STEP.match(line) is not None) is is_step
