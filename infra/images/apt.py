@@ -10,6 +10,7 @@ its Packages indexes (``InRelease`` first, so an index is downloaded only when i
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import lzma
 import os
@@ -229,7 +230,7 @@ def mirror_versions(
     cache: Path,
     *,
     architecture: str | None = None,
-    timeout_s: float = 20.0,
+    timeout_s: float = 10.0,
 ) -> dict[str, str]:
     """The version of each package the mirror would install now (highest across suites).
 
@@ -259,7 +260,7 @@ def mirror_versions(
                     )
                 versions = versions_in_index(_decoded_lines(data))
                 cached.write_text(json.dumps(versions, sort_keys=True))
-        except (urllib.error.URLError, OSError, lzma.LZMAError) as error:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, lzma.LZMAError) as error:
             raise ImageBuildError(
                 f"the Debian mirror {uri} does not answer ({url}: {error}).",
                 hint=f"check the network, or set ${MIRROR_ENV_VAR} / ${SECURITY_MIRROR_ENV_VAR} "
