@@ -206,8 +206,8 @@ def build_images(
 
     ``refresh_base`` rebuilds the base image from the mirror's current packages (and so
     every image on it). ``base_image`` names an image already on this machine with Java 17+
-    and bash, used instead of building ``kafkarig/jre`` (without kcat in it, the
-    healthcheck falls back to the JVM tool kafka-broker-api-versions).
+    and bash, used instead of building ``kafkarig/jre`` (the stacks' healthcheck is
+    kafkarig's native probe, so it needs no kcat).
     """
     client = require_docker()
     recipes = list(recipes) if recipes is not None else default_recipes()
@@ -215,6 +215,37 @@ def build_images(
     log = cache_dir() / "logs" / f"image-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     with logging_to(log):
         return _build_images(client, recipes, force, refresh_base, base_image)
+
+
+def _plan_base(
+    client: DockerClient, force: bool, refresh_base: bool, base_image: str | None
+) -> tuple[str, Callable[[], int] | None, dict[str, BuildResult]]:
+    """The base image to build on, how to build it (None: it is current), and its result."""
+    if base_image is not None:
+        if not client.image.exists(base_image):
+            raise ImageBuildError(
+                f"the base image {base_image} is not on this machine.",
+                hint="`docker image ls` lists what is; `docker load` or build it first, or "
+                "leave --base-image out to build kafkarig's own from Debian packages.",
+            )
+        step(f"using the local base image {base_image}")
+        return base_image, None, {}
+    mirrors = apt.debian_mirrors()
+    step(f"Debian mirror: {mirrors.main} ({mirrors.reason}); security: {mirrors.security}")
+    if force or refresh_base:
+        state = base.BaseState(False, "--force" if force else "--refresh-base")
+    elif not client.image.exists(base.BASE_IMAGE):
+        state = base.BaseState(False, "not built yet")
+    else:
+        with task(f"{base.BASE_IMAGE}: asking the mirror for package updates"):
+            state = base.base_state(client, mirrors, cache_dir() / "apt")
+    if state.current:
+        step(f"{base.BASE_IMAGE}: {state.reason}")
+        cached = BuildResult(base.BASE_IMAGE, False, _size(client, base.BASE_IMAGE))
+        return base.BASE_IMAGE, None, {base.BASE_IMAGE: cached}
+    step(f"{base.BASE_IMAGE}: building it ({state.reason})")
+    build = functools.partial(base.build_base_image, client, mirrors, cache_dir())
+    return base.BASE_IMAGE, build, {}
 
 
 def _build_images(
@@ -225,36 +256,7 @@ def _build_images(
     base_image: str | None,
 ) -> list[BuildResult]:
     sources = ImageSources()
-    results: dict[str, BuildResult] = {}
-    build_base: Callable[[], int] | None = None
-    if base_image is None:
-        base_image = base.BASE_IMAGE
-        mirrors = apt.debian_mirrors()
-        step(f"Debian mirror: {mirrors.main} ({mirrors.reason}); security: {mirrors.security}")
-        if force or refresh_base:
-            state = base.BaseState(False, "--force" if force else "--refresh-base")
-        elif not client.image.exists(base.BASE_IMAGE):
-            state = base.BaseState(False, "not built yet")
-        else:
-            with task(f"{base.BASE_IMAGE}: asking the mirror for package updates"):
-                state = base.base_state(client, mirrors, cache_dir() / "apt")
-        if state.current:
-            step(f"{base.BASE_IMAGE}: {state.reason}")
-            results[base.BASE_IMAGE] = BuildResult(
-                base.BASE_IMAGE, False, _size(client, base.BASE_IMAGE)
-            )
-        else:
-            step(f"{base.BASE_IMAGE}: building it ({state.reason})")
-            build_base = functools.partial(base.build_base_image, client, mirrors, cache_dir())
-
-    elif client.image.exists(base_image):
-        step(f"using the local base image {base_image}")
-    else:
-        raise ImageBuildError(
-            f"the base image {base_image} is not on this machine.",
-            hint="`docker image ls` lists what is; `docker load` or build it first, or leave "
-            "--base-image out to build kafkarig's own from Debian packages.",
-        )
+    base_image, build_base, results = _plan_base(client, force, refresh_base, base_image)
     base_id = None if build_base is not None else client.image.inspect(base_image).id
     cached, pending = _pending(client, recipes, base_id, force, sources)
     results |= cached
