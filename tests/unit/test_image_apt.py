@@ -8,7 +8,8 @@ import lzma
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import pytest
 
@@ -209,3 +210,57 @@ def test_without_the_debian_keyring_the_base_image_build_says_what_to_install(
     with pytest.raises(ImageBuildError, match="keyring") as caught:
         base.mmdebstrap_command(mirrors_of("ubuntu2404"), tmp_path / "r.tar", tmp_path / "p")
     assert caught.value.hint and "debian-archive-keyring" in caught.value.hint
+
+
+class _BaseImage:
+    """A Docker client stub holding one base image with the given labels."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        self.labels = labels
+        self.image = self
+
+    def exists(self, tag: str) -> bool:
+        return True
+
+    def inspect(self, tag: str) -> Any:
+        return SimpleNamespace(config=SimpleNamespace(labels=self.labels))
+
+
+def base_with(packages: dict[str, str]) -> Any:
+    """A client whose base image has the current recipe and these package versions."""
+    return _BaseImage(
+        {
+            base.INPUTS_LABEL: base.base_image_inputs(),
+            base.PACKAGES_LABEL: base.packages_label(packages),
+        }
+    )
+
+
+def test_a_security_update_on_the_mirror_makes_the_base_image_rebuild(
+    fake_mirror: tuple[str, type[_Mirror]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(apt, "debian_architecture", lambda: "amd64")
+    uri, handler = fake_mirror
+    mirrors = apt.DebianMirrors(uri, uri, "test")
+    publish(handler, "bookworm", {"libc6": "2.36-9+deb12u10"})
+    publish(handler, "bookworm-updates", {})
+    publish(handler, "bookworm-security", {})
+    current = base.base_state(base_with({"libc6": "2.36-9+deb12u10"}), mirrors, tmp_path)
+    assert current.current, current.reason
+    publish(handler, "bookworm-security", {"libc6": "2.36-9+deb12u13"})
+    outdated = base.base_state(base_with({"libc6": "2.36-9+deb12u10"}), mirrors, tmp_path)
+    assert not outdated.current
+    assert "libc6 2.36-9+deb12u10 -> 2.36-9+deb12u13" in outdated.reason
+
+
+def test_an_unreachable_mirror_keeps_the_base_image_and_says_so(tmp_path: Path) -> None:
+    mirrors = apt.DebianMirrors("http://127.0.0.1:9/debian", "http://127.0.0.1:9/d", "x")
+    state = base.base_state(base_with({"libc6": "1"}), mirrors, tmp_path)
+    assert state.current
+    assert "could not ask the mirror" in state.reason
+
+
+def test_a_base_image_of_another_recipe_is_rebuilt(tmp_path: Path) -> None:
+    client = _BaseImage({base.INPUTS_LABEL: "old", base.PACKAGES_LABEL: "libc6=1"})
+    mirrors = apt.DebianMirrors("http://127.0.0.1:9/debian", "http://127.0.0.1:9/d", "x")
+    assert base.base_state(client, mirrors, tmp_path) == base.BaseState(False, "its recipe changed")
