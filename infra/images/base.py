@@ -168,7 +168,7 @@ def mmdebstrap_command(mirrors: apt.DebianMirrors, tarball: Path, packages_file:
 
 def _phase(line: str) -> str | None:
     """mmdebstrap's phase ("extracting archives") from its ``I:`` lines."""
-    if line.startswith("I: ") and line.endswith("..."):
+    if line.startswith("I: ") and line.endswith("...") and "tempdir" not in line:
         return line[3:].rstrip(".")
     return None
 
