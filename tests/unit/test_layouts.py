@@ -215,3 +215,27 @@ def test_the_zookeeper_probe_wants_a_mode_in_the_srvr_answer() -> None:
         assert probe("zookeeper", port) == 0
     for port in serve_once(not_serving):
         assert probe("zookeeper", port) == 1
+
+
+def test_a_tool_does_not_start_with_the_brokers_heap(
+    make_stack: StackFactory, tmp_path: Path
+) -> None:
+    stack = make_stack()
+    files = layouts.render_tools(
+        layouts.kafka_layout("apache"),
+        project=stack.project,
+        host_addresses=layouts.host_addresses(stack),
+        internal_bootstrap=stack.internal_bootstrap_servers,
+    )
+    (tmp_path / "kafkarig-run").write_text(files["kafkarig-run"])
+    show = tmp_path / "show-heap"
+    show.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$KAFKA_HEAP_OPTS"\n')
+    show.chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(tmp_path / "kafkarig-run"), str(show)],
+        env={"PATH": "/usr/bin:/bin", "KAFKA_HEAP_OPTS": "-Xmx512m -Xms512m"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "-Xmx256m"
