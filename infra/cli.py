@@ -20,15 +20,18 @@ PLUGIN_GROUP = "kafkarig.commands"
 
 
 def _cmd_image(args: argparse.Namespace) -> int:
-    from infra import images
+    from infra import console, images
 
+    console.set_verbose(args.verbose)
     if args.kafka_version:
         recipes = [images.kafka_recipe(version) for version in args.kafka_version]
         if args.zookeeper:
             recipes.append(images.zookeeper_recipe())
     else:
         recipes = images.default_recipes()
-    results = images.build_images(recipes, force=args.force, base_image=args.base_image)
+    results = images.build_images(
+        recipes, force=args.force, refresh_base=args.refresh_base, base_image=args.base_image
+    )
     for result in results:
         state = "built" if result.built else "cached"
         print(f"{result.tag:32} {state:7} {result.size_bytes / 1e6:7.0f} MB")
@@ -224,10 +227,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     image.add_argument("--force", action="store_true", help="rebuild even when up to date")
     image.add_argument(
+        "--refresh-base",
+        action="store_true",
+        help="rebuild the base image from the Debian mirror's current packages (and the "
+        "images on it)",
+    )
+    image.add_argument(
+        "-v", "--verbose", action="store_true", help="print every line of every build command"
+    )
+    image.add_argument(
         "--base-image",
         metavar="IMAGE",
         help="an image on this machine with Java 17+ and bash to build on, instead of the "
-        "debootstrapped kafkarig/jre",
+        "kafkarig/jre made from Debian packages",
     )
     image.set_defaults(handler=_cmd_image)
 

@@ -112,7 +112,17 @@ def check_images(client: DockerClient, stack: Stack | None) -> list[Check]:
     if stack is not None and stack.cluster.flavor != "local":
         return [Check("local images", "ok", f"not needed (flavor {stack.cluster.flavor})")]
     wanted = set(stack.images) if stack is not None else None
-    checks = []
+    base = images.base_image_state(client)
+    checks = [
+        Check(f"image {images.BASE_IMAGE}", "ok", base.reason)
+        if base.current
+        else Check(
+            f"image {images.BASE_IMAGE}",
+            "warn",
+            base.reason,
+            "`nox -s up` rebuilds it (it needs root and a Debian mirror), or `nox -s image`",
+        )
+    ]
     for recipe in images.default_recipes():
         if wanted is not None and recipe.tag not in wanted:
             continue

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Turns a bare Debian 12 / Ubuntu machine into one that runs kafkarig: Docker's engine
 # (Debian's docker.io), the Docker Compose v2 plugin, kcat, and what the local image build
-# needs (debootstrap, Maven, a JDK). Starts dockerd when no daemon answers and waits for it.
+# needs (mmdebstrap and Debian's archive keyring, also on Ubuntu; Maven, a JDK). Starts
+# dockerd when no daemon answers and waits for it.
 # Safe to run again: every step checks first. Run as root (or with sudo).
 #
 #   sudo bash infra/provision.sh
@@ -22,7 +23,8 @@ fi
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
-command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
@@ -33,7 +35,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed (exit $?)." "run it by hand to see apt's message."
 else
-  say "docker.io, kcat, debootstrap, maven and java are installed"
+  say "docker.io, kcat, mmdebstrap, maven and java are installed"
 fi
 
 if ! docker compose version >/dev/null 2>&1; then

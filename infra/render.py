@@ -23,6 +23,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from infra import layouts
 from infra.config import Stack, compose
 from infra.errors import ConfigError
 from infra.templates import COMPOSE_TEMPLATE, templates_dir
@@ -94,6 +95,7 @@ def compose_context(stack: Stack, *, hashes: dict[str, str] | None = None) -> di
             "connect": stack.zookeeper_connect,
             "heap": compose.ZOOKEEPER_HEAP,
             "healthcheck": stack.zookeeper_healthcheck,
+            "layout": layouts.zookeeper_layout(cluster.flavor),
             "data_volume": f"{compose.ZOOKEEPER_SERVICE}-data",
             "data_dir": compose.ZOOKEEPER_DATA_DIR,
             "log_volume": f"{compose.ZOOKEEPER_SERVICE}-log",
@@ -124,6 +126,8 @@ def compose_context(stack: Stack, *, hashes: dict[str, str] | None = None) -> di
         ],
         "healthcheck": stack.healthcheck,
         "kafka_data_dir": compose.KAFKA_DATA_DIR,
+        "kafka_layout": layouts.kafka_layout(cluster.flavor),
+        "tools_mount": layouts.tools_mount(),
         "zookeeper": zookeeper,
         "volumes": stack.volumes,
         "labels": stack_labels(stack),
@@ -184,6 +188,7 @@ def write_compose(stack: Stack, root: Path) -> Path:
     text = render_compose(stack)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        layouts.write_stack_tools(stack, path.parent / layouts.TOOLS_DIR_NAME)
         fd, temporary = tempfile.mkstemp(prefix=".docker-compose.", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise ConfigError(

@@ -25,7 +25,7 @@ fi
 machine_ready() {
   command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 &&
     docker compose version >/dev/null 2>&1 && command -v kcat >/dev/null 2>&1 &&
-    command -v debootstrap >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 &&
+    command -v mmdebstrap >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 &&
     command -v java >/dev/null 2>&1 && python3 -c 'import ensurepip, venv' >/dev/null 2>&1
 }
 
@@ -50,13 +50,13 @@ if [ ! -x "$TOOLS/bin/nox" ]; then
 fi
 export PATH="$PWD/$TOOLS/bin:$PATH"
 
-# The local base image is made with debootstrap, which needs root; a user who is not root
+# The local base image is made with mmdebstrap, which needs root; a user who is not root
 # builds the images once through sudo, and every later session finds them.
 if [ "$(id -u)" != 0 ] && ! docker image inspect kafkarig/jre:17-bookworm >/dev/null 2>&1; then
   command -v sudo >/dev/null 2>&1 ||
-    die "the local base image needs root to build (debootstrap), and sudo is missing." \
+    die "the local base image needs root to build (mmdebstrap), and sudo is missing." \
       "run 'nox -s image' as root once, then run this again."
-  say "building the local images as root (debootstrap needs it)"
+  say "building the local images as root (mmdebstrap needs it)"
   sudo -E env PATH="$PATH" nox -s image
 fi
 

@@ -1,11 +1,13 @@
 """Benchmarks that print figures (not tests): ``nox -s bench -- WHAT [--runs N]``.
 
-images      cold and warm build time of the local images, and their sizes
+images      cold build (median of --runs, with its breakdown) and warm build of the local
+            images, and their sizes; needs root and the network (run outside a sandbox)
 start       docker run -> first AdminClient answer for one KRaft node; peak broker RSS
 stack       `up` (to topics verified) and `down` time per topology
 throughput  four producers and four consumers side by side (see tests/bench_throughput.py)
 workflow    warm `nox -s up smoke down`, then no kafkarig state to a passing smoke suite
             (see tests/bench_workflow.py; --warm-only skips the cold run)
+idle        CPU of an idle 3-broker stack, and of one readiness probe (native vs JVM)
 all         everything above
 """
 
@@ -22,7 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra import images, lifecycle
+from python_on_whales import DockerClient
+
+from infra import console, images, lifecycle
 from infra.config import Stack, build_stack
 from infra.docker import require_docker
 from infra.readiness import describe_broker_ids
@@ -37,26 +41,59 @@ def _median(values: list[float]) -> str:
     )
 
 
-def bench_images(runs: int) -> None:
-    """Cold build (no images, empty Maven repository) and warm build, and image sizes."""
-    client = require_docker()
+def _remove_local_images(client: DockerClient) -> None:
     tags = [images.BASE_IMAGE] + [recipe.tag for recipe in images.default_recipes()]
     for tag in reversed(tags):
         if client.image.exists(tag):
             client.image.remove(tag, force=True)
-    with tempfile.TemporaryDirectory(prefix="kafkarig-m2-") as maven_repo:
-        os.environ["MAVEN_OPTS"] = f"-Dmaven.repo.local={maven_repo}"
-        started = time.monotonic()
-        results = images.build_images()
-        cold = time.monotonic() - started
-        del os.environ["MAVEN_OPTS"]
+
+
+def _step_kind(name: str) -> str:
+    """The breakdown row of a progress task: "mmdebstrap", "Maven", "docker build", ..."""
+    for kind in ("mmdebstrap", "Maven", "docker import", "docker build", "check run"):
+        if kind in name:
+            return kind
+    return name
+
+
+def bench_images(runs: int) -> None:
+    """Cold builds (no images, empty Maven repository, empty cache) with their breakdown,
+    then warm builds, and image sizes. Needs root and the network (Maven Central, Debian)."""
+    client = require_docker()
+    colds: list[float] = []
+    steps: dict[str, list[float]] = {}
+    results: list[images.BuildResult] = []
+    for run in range(runs):
+        _remove_local_images(client)
+        with (
+            tempfile.TemporaryDirectory(prefix="kafkarig-m2-") as maven_repo,
+            tempfile.TemporaryDirectory(prefix="kafkarig-cache-") as cache,
+        ):
+            os.environ["MAVEN_OPTS"] = f"-Dmaven.repo.local={maven_repo}"
+            os.environ["KAFKARIG_CACHE_DIR"] = cache
+            console.CONSOLE.finished.clear()
+            started = time.monotonic()
+            results = images.build_images()
+            colds.append(time.monotonic() - started)
+            del os.environ["MAVEN_OPTS"], os.environ["KAFKARIG_CACHE_DIR"]
+        per_kind: dict[str, float] = {}
+        for name, elapsed in console.CONSOLE.finished:
+            kind = _step_kind(name)
+            # Builds of several images at once: the row is the longest one.
+            per_kind[kind] = max(per_kind.get(kind, 0.0), elapsed)
+        for kind, elapsed in per_kind.items():
+            steps.setdefault(kind, []).append(elapsed)
+        print(f"images: cold build {run + 1}: {colds[-1]:.1f}s", flush=True)
     warm = []
     for _ in range(runs):
         started = time.monotonic()
         images.build_images()
         warm.append(time.monotonic() - started)
-    print(f"images: cold build (no images, empty Maven repository): {cold:.1f}s")
-    print(f"images: warm build (same inputs): {_median(warm)}")
+    print(f"images: cold build (no images, empty Maven repository): {_median(colds)}")
+    print("images: cold build breakdown, median per step (steps run side by side):")
+    for kind, values in steps.items():
+        print(f"images:   {kind:14} {_median(values)}")
+    print(f"images: warm build (same inputs, mirror asked for updates): {_median(warm)}")
     for result in results:
         print(f"images: {result.tag}: {result.size_bytes / 1e6:.0f} MB")
 
@@ -198,7 +235,7 @@ BENCHES: dict[str, Callable[[int], None]] = {
 def main() -> None:
     """Run the named benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("what", choices=[*BENCHES, "throughput", "workflow", "all"])
+    parser.add_argument("what", choices=[*BENCHES, "throughput", "workflow", "idle", "all"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warm-only", action="store_true", help="workflow: no cold run")
     args = parser.parse_args()
@@ -212,6 +249,10 @@ def main() -> None:
         BENCHES["workflow"] = lambda runs: bench_workflow.bench_workflow(
             runs, cold=not args.warm_only
         )
+    if args.what in ("idle", "all"):
+        from tests import bench_idle
+
+        BENCHES["idle"] = bench_idle.bench_idle
     chosen = list(BENCHES) if args.what == "all" else [args.what]
     for name in chosen:
         BENCHES[name](args.runs)

@@ -176,11 +176,17 @@ def test_seed_docker_exec_command_lists_the_topics(stack: Stack | None, seed_top
     if stack is None or [b.service for b in stack.brokers] != ["kafka"]:
         pytest.skip("the seed's `docker exec kafka ...` needs kafkarig's single-broker stack")
     port = stack.brokers[0].host_port
-    # The seed's bare `kafka-topics` is on PATH in the local and confluent images only; the
-    # official apache/kafka image ships it as /opt/kafka/bin/kafka-topics.sh (same arguments).
-    tool = "/opt/kafka/bin/kafka-topics.sh" if stack.cluster.flavor == "apache" else "kafka-topics"
+    # As the seed writes it, on every flavor: kafkarig puts kafka-topics on PATH in each.
     result = subprocess.run(
-        ["docker", "exec", "kafka", tool, "--list", "--bootstrap-server", f"localhost:{port}"],
+        [
+            "docker",
+            "exec",
+            "kafka",
+            "kafka-topics",
+            "--list",
+            "--bootstrap-server",
+            f"localhost:{port}",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

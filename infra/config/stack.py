@@ -198,12 +198,12 @@ class Stack(Section):
     @property
     def healthcheck(self) -> Healthcheck:
         """The broker's client-side readiness probe for this flavor."""
-        return broker_healthcheck(self.cluster.flavor)
+        return broker_healthcheck()
 
     @property
     def zookeeper_healthcheck(self) -> Healthcheck | None:
         """ZooKeeper's readiness probe in zookeeper mode, None in KRaft mode."""
-        return None if self.is_kraft else zookeeper_healthcheck(self.cluster.flavor)
+        return None if self.is_kraft else zookeeper_healthcheck()
 
     @property
     def zookeeper_service(self) -> str | None:

@@ -736,25 +736,18 @@ def test_explicit_images_override_the_flavor(make_stack: StackFactory) -> None:
     assert stack.images == ["mirror/cp-kafka:7.9.0", "mirror/cp-zookeeper:7.9.0"]
 
 
-def test_healthchecks_follow_the_flavor(make_stack: StackFactory) -> None:
-    local = make_stack(flavor="local").healthcheck
-    apache = make_stack(flavor="apache").healthcheck
-    confluent = make_stack(flavor="confluent").healthcheck
-
-    assert local.test == ("CMD", "kafka-healthcheck", "localhost:19092")
-    assert (local.interval_s, local.timeout_s, local.retries) == (2, 5, 60)
-    assert apache.test == (
-        "CMD-SHELL",
-        "KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-broker-api-versions.sh"
-        " --bootstrap-server localhost:19092 >/dev/null 2>&1",
+@pytest.mark.parametrize("flavor", ["local", "apache", "confluent"])
+def test_every_flavor_probes_with_the_native_probe(make_stack: StackFactory, flavor: str) -> None:
+    probe = make_stack(flavor=flavor).healthcheck
+    assert probe.test == (
+        "CMD",
+        "bash",
+        "/opt/kafkarig/bin/kafkarig-probe",
+        "kafka",
+        "127.0.0.1:19092",
     )
-    assert confluent.test == (
-        "CMD-SHELL",
-        "KAFKA_HEAP_OPTS=-Xmx64m kafka-broker-api-versions --bootstrap-server localhost:19092"
-        " >/dev/null 2>&1",
-    )
-    assert (apache.interval_s, apache.retries) == (5, 36)
-    assert apache.budget_s == 180
+    assert (probe.interval_s, probe.timeout_s, probe.retries) == (2, 5, 60)
+    assert probe.budget_s == 120
 
 
 def test_zookeeper_healthcheck_exists_only_in_zookeeper_mode(make_stack: StackFactory) -> None:
@@ -762,10 +755,9 @@ def test_zookeeper_healthcheck_exists_only_in_zookeeper_mode(make_stack: StackFa
     confluent = make_stack(mode="zookeeper", flavor="confluent").zookeeper_healthcheck
 
     assert make_stack().zookeeper_healthcheck is None
-    assert local is not None
-    assert local.test == ("CMD", "zookeeper-healthcheck")
-    assert confluent is not None
-    assert confluent.test == ("CMD-SHELL", "KAFKA_HEAP_OPTS=-Xmx64m cub zk-ready localhost:2181 5")
+    for probe in (local, confluent):
+        assert probe is not None
+        assert probe.test[-2:] == ("zookeeper", "127.0.0.1:2181")
 
 
 def test_compose_file_lives_in_the_state_dir_of_the_project(make_stack: StackFactory) -> None:

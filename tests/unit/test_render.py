@@ -226,6 +226,7 @@ def test_zookeeper_brokers_wait_for_a_healthy_zookeeper(make_stack: StackFactory
     assert zookeeper["volumes"] == [
         "zookeeper-data:/var/lib/zookeeper/data",
         "zookeeper-log:/var/lib/zookeeper/log",
+        "./tools:/opt/kafkarig/bin:ro",
     ]
 
 
@@ -247,7 +248,8 @@ def test_every_broker_keeps_its_data_in_a_declared_named_volume(make_stack: Stac
 
     for broker in stack.brokers:
         assert document["services"][broker.service]["volumes"] == [
-            f"{broker.volume}:/var/lib/kafka/data"
+            f"{broker.volume}:/var/lib/kafka/data",
+            "./tools:/opt/kafkarig/bin:ro",
         ]
         assert document["services"][broker.service]["environment"]["KAFKA_LOG_DIRS"] == (
             "/var/lib/kafka/data"
@@ -280,18 +282,17 @@ def test_healthchecks_are_rendered_as_exec_arrays(make_stack: StackFactory) -> N
     services = parse(render_compose(make_stack(mode="zookeeper", flavor="confluent")))["services"]
 
     assert services["kafka"]["healthcheck"] == {
-        "test": [
-            "CMD-SHELL",
-            "KAFKA_HEAP_OPTS=-Xmx64m kafka-broker-api-versions --bootstrap-server "
-            "localhost:19092 >/dev/null 2>&1",
-        ],
-        "interval": "5s",
-        "timeout": "10s",
-        "retries": 36,
+        "test": ["CMD", "bash", "/opt/kafkarig/bin/kafkarig-probe", "kafka", "127.0.0.1:19092"],
+        "interval": "2s",
+        "timeout": "5s",
+        "retries": 60,
     }
     assert services["zookeeper"]["healthcheck"]["test"] == [
-        "CMD-SHELL",
-        "KAFKA_HEAP_OPTS=-Xmx64m cub zk-ready localhost:2181 5",
+        "CMD",
+        "bash",
+        "/opt/kafkarig/bin/kafkarig-probe",
+        "zookeeper",
+        "127.0.0.1:2181",
     ]
 
 
@@ -326,7 +327,8 @@ def test_write_compose_writes_into_the_projects_state_dir(
 
     assert path == tmp_path / ".kafkarig" / "orders" / "docker-compose.yml"
     assert path.read_text(encoding="utf-8") == render_compose(stack)
-    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+    # No temporary file left behind; the tools directory mounted into the containers.
+    assert sorted(path.parent.iterdir()) == [path, path.parent / "tools"]
 
 
 def test_write_compose_replaces_an_older_file(make_stack: StackFactory, tmp_path: Path) -> None:
