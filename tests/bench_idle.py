@@ -58,7 +58,7 @@ def bench_idle(runs: int) -> None:
         env={},
     )
     containers = [broker.service for broker in stack.brokers]
-    lifecycle.down(stack, root)
+    lifecycle.down(stack)
     lifecycle.up(stack, root)
     try:
         time.sleep(SETTLE_S)
@@ -76,7 +76,7 @@ def bench_idle(runs: int) -> None:
         native = [_probe_cpu_s(client, containers[0], probe, 20) for _ in range(runs)]
         jvm = [_probe_cpu_s(client, containers[0], jvm_probe, 1) for _ in range(runs)]
     finally:
-        lifecycle.down(stack, root)
+        lifecycle.down(stack)
     native_s, jvm_s = statistics.median(native), statistics.median(jvm)
     brokers = len(containers)
     print(

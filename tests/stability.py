@@ -70,7 +70,7 @@ def main() -> int:
                 print("\n".join(f"    {line}" for line in failures) or outcome.stdout[-3000:])
     finally:
         if not args.keep_up:
-            lifecycle.down(stack, root)
+            lifecycle.down(stack)
     green = sum(passed for passed, _, _ in results)
     print(f"stability: {green} of {len(results)} runs passed on {args.stack.name}")
     return 0 if green == len(results) else 1

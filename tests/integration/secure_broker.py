@@ -189,7 +189,8 @@ def _allow(
 
 
 def create_users_acls_and_topic(admin: AdminClient) -> None:
-    """SCRAM credentials for app and stranger; ACLs for app only; the seed's topic."""
+    """SCRAM credentials for app and stranger; ACLs for app only; the seed's topic and its
+    DLQ (the retrying consumer refuses to start without its DLQ)."""
     upserts = [
         UserScramCredentialUpsertion(
             user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), PASSWORDS[user].encode()
@@ -200,7 +201,8 @@ def create_users_acls_and_topic(admin: AdminClient) -> None:
         future.result(timeout=30)
     topic, group = ResourceType.TOPIC, ResourceType.GROUP
     acls = [
-        _allow("app", topic, SEED_TOPIC, op)
+        _allow("app", topic, name, op)
+        for name in (SEED_TOPIC, f"{SEED_TOPIC}-dlq")
         for op in (AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE)
     ]
     acls.append(_allow("app", group, "app-", AclOperation.READ, prefix=True))
@@ -209,7 +211,8 @@ def create_users_acls_and_topic(admin: AdminClient) -> None:
     acls.append(_allow("app", group, SCRATCH_PREFIX, AclOperation.ALL, prefix=True))
     for future in admin.create_acls(acls, request_timeout=30).values():
         future.result(timeout=30)
-    for future in admin.create_topics([NewTopic(SEED_TOPIC, 3, 1)], request_timeout=30).values():
+    topics = [NewTopic(SEED_TOPIC, 3, 1), NewTopic(f"{SEED_TOPIC}-dlq", 3, 1)]
+    for future in admin.create_topics(topics, request_timeout=30).values():
         future.result(timeout=30)
 
 

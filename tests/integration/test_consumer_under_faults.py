@@ -42,7 +42,7 @@ def bootstrap(local_images: list[str]) -> Iterator[str]:
     try:
         yield stack.bootstrap_servers
     finally:
-        lifecycle.down(stack, root)
+        lifecycle.down(stack)
 
 
 @pytest.fixture(params=["classic", "consumer"])

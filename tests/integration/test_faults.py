@@ -20,7 +20,8 @@ from python_on_whales import Container, DockerClient
 
 from harness.chaos.runner import Scenario, ScenarioRun, TopicShape, run_scenario
 from infra import lifecycle
-from infra.cluster import PROJECT_LABEL, SERVICE_LABEL, StackCluster, stack_containers
+from infra.cluster import SERVICE_LABEL, StackCluster, stack_containers
+from infra.config.compose import PROJECT_LABEL
 from infra.config import Stack
 from infra.faults import FaultInjector
 from tests.integration.conftest import KAFKA_4_IMAGE

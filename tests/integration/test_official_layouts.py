@@ -19,6 +19,7 @@ from python_on_whales import DockerClient
 from infra import layouts, lifecycle
 from infra.config import Stack, build_stack
 from infra.render import render_compose
+from infra.state import observe
 from tests.integration import mimic
 from tests.integration.conftest import KAFKA_4_IMAGE
 from tests.integration.test_stack_lifecycle import free_port_block
@@ -41,7 +42,7 @@ def stacks(tmp_path: Path) -> Iterator[list[Stack]]:
     started: list[Stack] = []
     yield started
     for stack in started:
-        lifecycle.down(stack, tmp_path)
+        lifecycle.down(stack)
 
 
 def stack_on(image: mimic.Mimic, project: str, **cluster: Any) -> Stack:
@@ -125,16 +126,16 @@ def test_the_seed_command_runs_verbatim_and_no_volume_is_left_behind(
     before = all_volumes(docker)
     stacks.append(stack)
     lifecycle.up(stack, tmp_path)
-    project_volumes = lifecycle.project_volumes(docker, stack.project)
+    project_volumes = set(observe(docker, stack.project).volumes)
     assert anonymous_volumes(docker, "kafka", project_volumes) == []
     port = stack.brokers[0].host_port
     for tool in ("kafka-topics", "kafka-topics.sh"):
         result = docker_exec("kafka", tool, "--list", "--bootstrap-server", f"localhost:{port}")
         assert result.returncode == 0, result.stderr
         assert SEED_TOPIC in result.stdout.split()
-    lifecycle.down(stack, tmp_path, keep_data=True)
+    lifecycle.down(stack, keep_data=True)
     lifecycle.up(stack, tmp_path)
-    lifecycle.down(stack, tmp_path)
+    lifecycle.down(stack)
     assert all_volumes(docker) - before == set()
 
 
@@ -172,7 +173,7 @@ def test_zookeeper_mode_on_the_confluent_layouts_leaves_no_volume_behind(
     before = all_volumes(docker)
     stacks.append(stack)
     lifecycle.up(stack, tmp_path)
-    project_volumes = lifecycle.project_volumes(docker, stack.project)
+    project_volumes = set(observe(docker, stack.project).volumes)
     for container in ("kafka", "zookeeper"):
         assert anonymous_volumes(docker, container, project_volumes) == []
     result = docker_exec(
@@ -183,7 +184,7 @@ def test_zookeeper_mode_on_the_confluent_layouts_leaves_no_volume_behind(
         f"localhost:{stack.brokers[0].host_port}",
     )
     assert SEED_TOPIC in result.stdout.split(), result.stderr
-    lifecycle.down(stack, tmp_path)
+    lifecycle.down(stack)
     assert all_volumes(docker) - before == set()
 
 

@@ -24,6 +24,7 @@ from harness import admin as admin_ops
 from harness import kcat
 from harness.admin import ClientErrors
 from harness.consumer import RetryingConsumer
+from harness.dlq_writer import DlqOptions
 from harness.errors import KcatError
 from harness.producer import JsonProducer
 from harness.reader import ReadError, read_tail
@@ -138,7 +139,7 @@ def test_an_allowed_user_produces_and_consumes(broker: SecureBroker) -> None:
 
     with RetryingConsumer(
         broker.bootstrap, SEED_TOPIC, group_id=f"app-{marker[:8]}", config=app,
-        dlq_producer_config=app,
+        dlq=DlqOptions(producer_config=app),
     ) as consumer:  # fmt: skip
         # The first group of a fresh cluster waits for __consumer_offsets to be created.
         consumer.run(until_marker, idle_timeout_s=60)

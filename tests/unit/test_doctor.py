@@ -55,7 +55,7 @@ def test_an_unreachable_maven_central_fails_with_the_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("KAFKARIG_MAVEN_SETTINGS", raising=False)
-    monkeypatch.setattr(doctor.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr("infra.doctor.shutil.which", lambda name: f"/usr/bin/{name}")
 
     def unreachable(url: str) -> int:
         raise urllib.error.URLError("Name or service not known")
@@ -67,7 +67,7 @@ def test_an_unreachable_maven_central_fails_with_the_reason(
 
 
 def test_a_missing_kcat_is_one_failing_line_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+    monkeypatch.setattr("infra.doctor.shutil.which", lambda name: None)
     check = check_kcat()
     assert check.status == "FAIL"
     assert check.line() == "FAIL  kcat: not on PATH -> " + doctor.PROVISION

@@ -15,6 +15,7 @@ import pytest
 
 from infra.errors import ImageBuildError
 from infra.images import apt, base
+from infra.images.context import INPUTS_LABEL
 
 SOURCES = Path(__file__).parent / "apt_sources"
 
@@ -230,7 +231,7 @@ def base_with(packages: dict[str, str]) -> Any:
     """A client whose base image has the current recipe and these package versions."""
     return _BaseImage(
         {
-            base.INPUTS_LABEL: base.base_image_inputs(),
+            INPUTS_LABEL: base.base_image_inputs(),
             base.PACKAGES_LABEL: base.packages_label(packages),
         }
     )
@@ -261,6 +262,6 @@ def test_an_unreachable_mirror_keeps_the_base_image_and_says_so(tmp_path: Path) 
 
 
 def test_a_base_image_of_another_recipe_is_rebuilt(tmp_path: Path) -> None:
-    client = _BaseImage({base.INPUTS_LABEL: "old", base.PACKAGES_LABEL: "libc6=1"})
+    client = _BaseImage({INPUTS_LABEL: "old", base.PACKAGES_LABEL: "libc6=1"})
     mirrors = apt.DebianMirrors("http://127.0.0.1:9/debian", "http://127.0.0.1:9/d", "x")
     assert base.base_state(client, mirrors, tmp_path) == base.BaseState(False, "its recipe changed")

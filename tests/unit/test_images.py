@@ -176,7 +176,7 @@ def test_inputs_hash_changes_with_any_input() -> None:
 def test_building_the_base_image_without_root_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(images.base.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("infra.images.base.os.geteuid", lambda: 1000)
     with pytest.raises(ImageBuildError, match="needs root") as caught:
         images.base.build_base_image(None, None, Path("/nonexistent"))  # type: ignore[arg-type]
     assert caught.value.hint and "sudo" in caught.value.hint
