@@ -21,8 +21,8 @@ from python_on_whales import Container, DockerClient
 from harness.chaos.runner import Scenario, ScenarioRun, TopicShape, run_scenario
 from infra import lifecycle
 from infra.cluster import SERVICE_LABEL, StackCluster, stack_containers
-from infra.config.compose import PROJECT_LABEL
 from infra.config import Stack
+from infra.config.compose import PROJECT_LABEL
 from infra.faults import FaultInjector
 from tests.integration.conftest import KAFKA_4_IMAGE
 from tests.integration.test_stack_lifecycle import make_stack
