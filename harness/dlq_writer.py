@@ -19,6 +19,7 @@ whether to try again (:attr:`DlqOptions.retry` bounds it).
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: How often, and how patiently, one dead letter is written before the consumer gives up
 #: (:class:`~harness.errors.DlqWriteError`): 8 writes over about 15 s of backoff.
+#: How long a DLQ topic created a moment ago may take to show in the metadata.
+NEW_TOPIC_GRACE_S: Final = 5.0
 DEFAULT_DLQ_RETRY: Final = RetryPolicy(
     max_attempts=8, initial_backoff_ms=200, max_backoff_ms=5_000, multiplier=2.0, jitter=0.2
 )
@@ -135,26 +138,35 @@ def check_topics_exist(
 ) -> None:
     """Raise :class:`~harness.errors.ConfigurationError` naming every DLQ topic that is absent.
 
-    ``list_topics`` is a client's ``list_topics`` (a consumer's: it never creates topics).
+    ``list_topics`` is a client's ``list_topics`` (a consumer's: it never creates topics). A
+    topic created a moment ago may not be in the broker's metadata yet, so an absent topic is
+    asked for again until :data:`NEW_TOPIC_GRACE_S` (bounded by ``timeout_s``) has passed.
     """
-    missing: list[str] = []
-    for topic in topics:
-        try:
-            metadata = list_topics(topic, timeout=timeout_s)
-        except KafkaException as exc:
-            raise ConsumerError(
-                f"cannot check that the DLQ topic {topic!r} exists: {exc.args[0]}",
-                hint="is the broker reachable? the consumer checks its DLQ topics at start",
-            ) from exc
-        found = metadata.topics.get(topic)
-        if found is None or found.error is not None:
-            missing.append(topic)
+    deadline = time.monotonic() + min(timeout_s, NEW_TOPIC_GRACE_S)
+    missing = list(topics)
+    while True:
+        missing = [topic for topic in missing if not _exists(list_topics, topic, timeout_s)]
+        if not missing or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
     if missing:
         raise ConfigurationError(
             f"DLQ topic(s) {', '.join(repr(t) for t in missing)} do not exist",
             hint="create them first (in stack.toml: dlq = true on the source topic), "
             "or point DlqOptions(topic=...) at an existing one",
         )
+
+
+def _exists(list_topics: Callable[..., Any], topic: str, timeout_s: float) -> bool:
+    try:
+        metadata = list_topics(topic, timeout=timeout_s)
+    except KafkaException as exc:
+        raise ConsumerError(
+            f"cannot check that the DLQ topic {topic!r} exists: {exc.args[0]}",
+            hint="is the broker reachable? the consumer checks its DLQ topics at start",
+        ) from exc
+    found = metadata.topics.get(topic)
+    return found is not None and found.error is None
 
 
 class _Delivery:

@@ -247,6 +247,25 @@ def test_check_topics_exist_names_every_missing_topic() -> None:
     check_topics_exist(client.list_topics, ["a-dlq"], timeout_s=1)
 
 
+def test_a_dlq_topic_created_a_moment_ago_is_waited_for_not_refused() -> None:
+    FakeConsumer.missing_topics = {"new-dlq"}
+    client = FakeConsumer({})
+    asked = 0
+
+    def list_topics(topic: str, timeout: float) -> object:
+        nonlocal asked
+        asked += 1
+        if asked == 3:  # the metadata shows it from the third request on
+            FakeConsumer.missing_topics = set()
+        return client.list_topics(topic, timeout=timeout)
+
+    try:
+        check_topics_exist(list_topics, ["new-dlq"], timeout_s=10)
+    finally:
+        FakeConsumer.missing_topics = set()
+    assert asked == 3
+
+
 def test_check_topics_exist_says_when_the_broker_cannot_be_asked() -> None:
     def unreachable(topic: str, timeout: float) -> Metadata:
         raise KafkaException(KafkaError(KafkaError._TRANSPORT))
