@@ -117,6 +117,9 @@ def up(
     changed: list[str] = []
     if is_up_as_declared(containers) and not renewed:
         step(f"stack {stack.project}: every container is up as declared; starting nothing")
+        if stack.security.enabled:
+            # The admin's files in the containers follow its password, which may have changed.
+            secrets.deliver(client, stack, root, tls)
         _check_from_host(client, stack, root)
     else:
         if renewed and tls is not None:
