@@ -6,6 +6,8 @@ stack       `up` (to topics verified) and `down` time per topology
 throughput  four producers and four consumers side by side (see tests/bench_throughput.py)
 workflow    warm `nox -s up smoke down`, then no kafkarig state to a passing smoke suite
             (see tests/bench_workflow.py; --warm-only skips the cold run)
+secure      `up` of the secure examples against their plaintext twins, and the smoke suite
+            over SASL_SSL (see tests/bench_secure.py)
 all         everything above
 """
 
@@ -198,7 +200,7 @@ BENCHES: dict[str, Callable[[int], None]] = {
 def main() -> None:
     """Run the named benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("what", choices=[*BENCHES, "throughput", "workflow", "all"])
+    parser.add_argument("what", choices=[*BENCHES, "throughput", "workflow", "secure", "all"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warm-only", action="store_true", help="workflow: no cold run")
     args = parser.parse_args()
@@ -212,6 +214,10 @@ def main() -> None:
         BENCHES["workflow"] = lambda runs: bench_workflow.bench_workflow(
             runs, cold=not args.warm_only
         )
+    if args.what in ("secure", "all"):
+        from tests import bench_secure
+
+        BENCHES["secure"] = bench_secure.bench_secure
     chosen = list(BENCHES) if args.what == "all" else [args.what]
     for name in chosen:
         BENCHES[name](args.runs)

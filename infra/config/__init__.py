@@ -12,7 +12,7 @@
 - :mod:`infra.config.topology`: images, brokers, listeners, services, volumes;
 - :mod:`infra.config.health`: the healthcheck of each service per flavor;
 - :mod:`infra.config.compose`: what the compose template fixes (ports, paths, the server
-  properties it owns).
+  properties it owns); :mod:`infra.config.secure_compose`: its secure host listener.
 
 The names other code uses are importable from here.
 """
