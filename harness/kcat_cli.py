@@ -18,7 +18,8 @@ import sys
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.kcat import find_kcat, kcat_environment
+from harness.kcat import find_kcat
+from harness.kcat_library import kcat_environment
 
 
 def run(args: argparse.Namespace) -> int:

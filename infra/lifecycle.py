@@ -109,21 +109,16 @@ def up(
     ensure_images(client, stack)
     before = observe(client, stack.project)
     _check_ours(before)
-    # A secure stack's certificates and admin password, made or reused before anything starts.
-    tls = secrets.prepare(stack, root) if stack.security.enabled else None
-    renewed = tls is not None and bool(tls.changes) and bool(before.services)
+    tls = secrets.prepare(stack, root)  # a secure stack's certificates and admin password
+    renewed = secrets.renewed(tls, before)
     containers = container_plan(client, stack, before)
     compose_file = write_compose(stack, root)
     changed: list[str] = []
     if is_up_as_declared(containers) and not renewed:
         step(f"stack {stack.project}: every container is up as declared; starting nothing")
-        if stack.security.enabled:
-            # The admin's files in the containers follow its password, which may have changed.
-            secrets.deliver(client, stack, root, tls)
+        secrets.refresh(client, stack, root, tls)
         _check_from_host(client, stack, root)
     else:
-        if renewed and tls is not None:
-            step(f"stack {stack.project}: {'; '.join(tls.changes)}: recreating the brokers")
         check_container_names(client, stack)
         check_ports(client, stack, {s.container for s in before.services if s.status == "running"})
         with _torn_down_on_failure(client, stack, before) as did:
@@ -210,44 +205,15 @@ def _start_containers(
     root: Path,
     tls: TlsFiles | None,
 ) -> None:
-    """``docker compose up --detach``: create or recreate what changed, start it. A secure
-    stack's containers are created first and get their files (:mod:`infra.secrets`) before
-    they start; with renewed certificates they are recreated."""
+    """``docker compose up --detach``: create or recreate what changed, start it (a secure
+    stack's containers get their files first: :func:`infra.secrets.create_and_deliver`)."""
     step(f"stack {stack.project}: starting {', '.join(stack.services)} ({compose_file})")
-    if stack.security.enabled:
-        _compose_up(
-            client,
-            stack,
-            compose_file,
-            verbose=verbose,
-            start=False,
-            recreate=bool(tls and tls.changes),
-        )
-        secrets.deliver(client, stack, root, tls)
-    _compose_up(client, stack, compose_file, verbose=verbose)
-
-
-def _compose_up(
-    client: DockerClient,
-    stack: Stack,
-    compose_file: Path,
-    *,
-    verbose: bool,
-    start: bool = True,
-    recreate: bool = False,
-) -> None:
-    """One ``docker compose up`` (``--no-start`` unless ``start``), its output's tail kept
-    for the error."""
+    secrets.create_and_deliver(client, stack, compose_file, root, tls)
     compose = docker_client(compose_file, stack.project)
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
     try:
         for _source, raw in compose.compose.up(
-            detach=start,
-            start=start,
-            force_recreate=recreate,
-            remove_orphans=True,
-            pull="never",
-            stream_logs=True,
+            detach=True, remove_orphans=True, pull="never", stream_logs=True
         ):
             line = raw.decode(errors="replace").rstrip()
             if line:
@@ -308,12 +274,7 @@ def _wait_for_health(client: DockerClient, stack: Stack, *, timeout_s: float | N
 def _check_from_host(client: DockerClient, stack: Stack, root: Path) -> None:
     """The brokers answer on the host's bootstrap servers (to kafkarig's admin, on a secure
     stack: its first SCRAM credential is written when the brokers refuse its login)."""
-    config = admin_client_config(stack, root)
-    if secrets.ensure_admin_login(client, stack, root, config):
-        step(
-            f"stack {stack.project}: wrote the SCRAM credential of kafkarig's admin user "
-            f"{stack.security.admin_user} (kafka-configs over the INTERNAL listener)"
-        )
+    config = secrets.admin_login(client, stack, root)
     with ProgressLine(f"asking {stack.bootstrap_servers} from the host") as progress:
         wait_for_brokers(
             stack.bootstrap_servers,

@@ -44,10 +44,17 @@ from infra.config.secure_compose import (
     TLS_DIR,
     keystore_path,
 )
-from infra.credentials import admin_password, client_settings, ensure_tls_files
-from infra.docker import docker_failure
+from infra.console import step
+from infra.credentials import (
+    admin_client_config,
+    admin_password,
+    client_settings,
+    ensure_tls_files,
+)
+from infra.docker import docker_client, docker_failure
 from infra.errors import CommandError, KafkarigError, StackError
 from infra.readiness import WaitFor, login_errors
+from infra.state import StackState
 from infra.tls import TlsFiles
 
 SCRAM_ITERATIONS: Final = 8192
@@ -100,11 +107,51 @@ def broker_archive(stack: Stack, broker: Broker, tls: TlsFiles | None, root: Pat
 
 
 def prepare(stack: Stack, root: Path) -> TlsFiles | None:
-    """Make or reuse the certificates and the admin password (before anything starts)."""
+    """Make or reuse the certificates and the admin password (before anything starts);
+    the TLS files, None without TLS."""
+    if not stack.security.enabled:
+        return None
     tls = ensure_tls_files(stack, root)
     if stack.security.uses_sasl:
         admin_password(stack, root)
     return tls
+
+
+def renewed(tls: TlsFiles | None, before: StackState) -> bool:
+    """Whether certificates were made again for brokers that run with the old ones (then
+    ``up`` recreates them)."""
+    return tls is not None and bool(tls.changes) and bool(before.services)
+
+
+def create_and_deliver(
+    client: DockerClient, stack: Stack, compose_file: Path, root: Path, tls: TlsFiles | None
+) -> None:
+    """On a secure stack, ``docker compose up --no-start`` (recreating the containers when
+    certificates were made again), then each broker's files into its container; the
+    ``up`` that follows starts them. Nothing on a plaintext stack."""
+    if not stack.security.enabled:
+        return
+    if tls is not None and tls.changes:
+        step(f"stack {stack.project}: {'; '.join(tls.changes)}")
+    compose = docker_client(compose_file, stack.project)
+    try:
+        compose.compose.up(
+            start=False, force_recreate=bool(tls and tls.changes), remove_orphans=True, pull="never"
+        )
+    except DockerException as error:
+        raise StackError(
+            f"`docker compose up --no-start` failed for stack {stack.project}.\n"
+            + docker_failure(error),
+            hint="fix what compose complains about in stack.toml, then run `kafkarig up` again.",
+        ) from error
+    deliver(client, stack, root, tls)
+
+
+def refresh(client: DockerClient, stack: Stack, root: Path, tls: TlsFiles | None) -> None:
+    """Copy the files into kept containers again: the admin's follow its password, which
+    may have changed since they were created. Nothing on a plaintext stack."""
+    if stack.security.enabled:
+        deliver(client, stack, root, tls)
 
 
 def deliver(client: DockerClient, stack: Stack, root: Path, tls: TlsFiles | None) -> None:
@@ -130,6 +177,18 @@ def deliver(client: DockerClient, stack: Stack, root: Path, tls: TlsFiles | None
                 completed.stderr.decode("utf-8", "replace"),
                 hint="`kafkarig up -v` shows compose's output; `docker ps -a` the containers.",
             )
+
+
+def admin_login(client: DockerClient, stack: Stack, root: Path) -> dict[str, str]:
+    """The admin's client config for every AdminClient of ``up`` (empty on a plaintext
+    stack), once the admin can log in (see :func:`ensure_admin_login`)."""
+    config = admin_client_config(stack, root)
+    if ensure_admin_login(client, stack, root, config):
+        step(
+            f"stack {stack.project}: wrote the SCRAM credential of kafkarig's admin user "
+            f"{stack.security.admin_user} (kafka-configs over the INTERNAL listener)"
+        )
+    return config
 
 
 def _first_answer(
