@@ -136,7 +136,11 @@ def create_and_deliver(
     compose = docker_client(compose_file, stack.project)
     try:
         compose.compose.up(
-            start=False, force_recreate=bool(tls and tls.changes), remove_orphans=True, pull="never"
+            start=False,
+            force_recreate=bool(tls and tls.changes),
+            remove_orphans=True,
+            pull="never",
+            quiet=True,  # its output is in the error when it fails
         )
     except DockerException as error:
         raise StackError(
