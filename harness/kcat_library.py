@@ -54,8 +54,11 @@ def _library_path_env(library_dir: str) -> dict[str, str]:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kafkarig"
+    """kafkarig's cache (``$KAFKARIG_CACHE_DIR``, else ``~/.cache/kafkarig``, as the images')."""
+    configured = os.environ.get("KAFKARIG_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kafkarig"
 
 
 @functools.cache

@@ -2,8 +2,8 @@
 
 A :class:`Stack` is what every other part of kafkarig works from: the compose template reads
 its topology (images, brokers, listeners, healthchecks, volumes), the lifecycle its services,
-and the topic plan its resolved topics. New sections (``[security]``, ``[[users]]``,
-``[[acls]]``) are new fields here, with their own section models and cross checks.
+and the topic plan its resolved topics. ``[security]``, ``[[users]]`` and ``[[acls]]`` have
+their own section models; their cross checks are in :mod:`infra.config.access`.
 """
 
 from __future__ import annotations
