@@ -42,6 +42,14 @@ OPERATIONS: Final[dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 
 
+_NAME_EXAMPLES: Final = {
+    "topic": "user-events",
+    "group": "analytics-group",
+    "transactional_id": "orders-tx",
+    "cluster": CLUSTER_NAME,
+}
+
+
 def _choice(value: object, allowed: tuple[str, ...], what: str, hint: str) -> object:
     if isinstance(value, str) and value not in allowed:
         raise problem(
@@ -168,10 +176,11 @@ class AclSpec(Section):
                 return [Problem('the cluster resource is matched "literal" only', loc=("pattern",))]
             return []
         if not self.name:
+            example = _NAME_EXAMPLES[self.resource]
             return [
                 Problem(
                     f"a {self.resource} ACL needs the {self.resource}'s name",
-                    hint='e.g. name = "user-events", or name = "*" for all of them',
+                    hint=f'e.g. name = "{example}", or name = "*" for all of them',
                     loc=("name",),
                 )
             ]
