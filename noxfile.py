@@ -125,7 +125,8 @@ def bench(session: nox.Session) -> None:
     _install(session)
     if not session.posargs:
         session.error(
-            "Usage: nox -s bench -- images|start|stack|smoke|throughput|workflow|all [options]"
+            "Usage: nox -s bench -- images|start|stack|smoke|throughput|workflow|secure|all "
+            "[options]"
         )
     session.run("python", "-m", "tests.bench", *session.posargs)
 

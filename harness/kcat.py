@@ -9,6 +9,12 @@ config file (mode 0600, removed afterwards) given as ``-F``, never as ``-X`` arg
 would show a password in the process list. Because ``-F`` is always given, kcat reads
 exactly those properties and not a user's default ``~/.config/kcat.conf``.
 
+A kcat linked against a librdkafka older than 2.6.1 (Debian 12's kcat 1.7.1 links 2.0.2)
+cannot log in with SCRAM to Kafka 4.x brokers (librdkafka issue #4895). For a SCRAM login
+such a kcat runs with the newer librdkafka inside the confluent-kafka wheel
+(``LD_LIBRARY_PATH`` to a link under ``~/.cache/kafkarig/``), when there is one and the kcat
+then reports it (:mod:`harness.kcat_library`); ``kafkarig kcat ARGS`` does the same by hand.
+
 A missing binary raises :class:`~harness.errors.KcatNotFoundError` with an install hint; a
 non-zero exit raises :class:`~harness.errors.KcatError` with the command, the exit code and
 the tail of stderr; a run past ``timeout_s`` is killed and raises
@@ -17,10 +23,8 @@ the tail of stderr; a run past ``timeout_s`` is killed and raises
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -31,18 +35,17 @@ from typing import Any, Final
 
 from harness.client_config import render_client_config
 from harness.errors import KcatError, KcatNotFoundError, KcatTimeoutError
+from harness.kcat_library import SCRAM_FIXED_IN as SCRAM_FIXED_IN
+from harness.kcat_library import effective_librdkafka_version, kcat_environment
+from harness.kcat_library import librdkafka_version as librdkafka_version
 
 #: Executable names tried in order (Debian ships ``kcat``; older distributions ``kafkacat``).
 KCAT_NAMES: Final[tuple[str, ...]] = ("kcat", "kafkacat")
 
 #: A kcat to use instead of the one on PATH (a name or a path).
 KCAT_ENV: Final = "KAFKARIG_KCAT"
-#: librdkafka before 2.6.1 answers a SCRAM challenge in a way Kafka 4.x brokers reject as
-#: "invalid credentials" (librdkafka issue #4895); Debian 12's kcat links 2.0.2.
-SCRAM_FIXED_IN: Final = (2, 6, 1)
 
 _INSTALL_HINT: Final = "install kcat: apt-get install kcat (Debian/Ubuntu), brew install kcat"
-_LIBRDKAFKA_VERSION: Final = re.compile(r"librdkafka (\d+)\.(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,13 @@ def run_kcat(
         # Messages show the properties' names, not the file (gone by then) or the values.
         shown = [executable, "-F", f"<{', '.join(config or {}) or 'no properties'}>", *args]
         try:
-            completed = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+            completed = subprocess.run(
+                command,
+                capture_output=True,
+                timeout=timeout_s,
+                check=False,
+                env=kcat_environment(executable) if _uses_scram(config) else None,
+            )
         except subprocess.TimeoutExpired as exc:
             stderr = exc.stderr.decode("utf-8", "replace") if exc.stderr else ""
             raise KcatTimeoutError(
@@ -280,36 +289,24 @@ def run_kcat(
     return completed.stdout
 
 
-@functools.cache
-def librdkafka_version(executable: str) -> tuple[int, int, int] | None:
-    """The librdkafka version a kcat executable runs with (from ``kcat -V``), if known."""
-    try:
-        output = subprocess.run(
-            [executable, "-V"], capture_output=True, timeout=10, check=False
-        ).stdout.decode("utf-8", "replace")
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    found = _LIBRDKAFKA_VERSION.search(output)
-    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+def _uses_scram(config: Mapping[str, str] | None) -> bool:
+    mechanism = (config or {}).get("sasl.mechanism") or (config or {}).get("sasl.mechanisms")
+    return bool(mechanism) and str(mechanism).upper().startswith("SCRAM")
 
 
 def _scram_hint(executable: str, config: Mapping[str, str] | None, stderr: str) -> str | None:
     """A hint for the SCRAM login that old librdkafka cannot do against Kafka 4.x."""
-    mechanism = (config or {}).get("sasl.mechanism") or (config or {}).get("sasl.mechanisms")
-    if (
-        not mechanism
-        or not mechanism.upper().startswith("SCRAM")
-        or "invalid credentials" not in stderr
-    ):
+    if not _uses_scram(config) or "invalid credentials" not in stderr:
         return None
-    version = librdkafka_version(executable)
+    version = effective_librdkafka_version(executable)
     if version is None or version >= SCRAM_FIXED_IN:
         return None
     shown = ".".join(map(str, version))
     return (
         f"{executable} runs librdkafka {shown}, whose SCRAM login Kafka 4.x brokers reject "
-        f"as invalid credentials (librdkafka issue #4895, fixed in 2.6.1). Use a kcat built "
-        f"with librdkafka >= 2.6.1 (set {KCAT_ENV}=/path/to/kcat), or a Kafka 3.x broker"
+        f"as invalid credentials (librdkafka issue #4895, fixed in 2.6.1), and it cannot run "
+        f"confluent-kafka's newer librdkafka instead. Use a kcat built with librdkafka >= "
+        f"2.6.1 (set {KCAT_ENV}=/path/to/kcat), or a Kafka 3.x broker"
     )
 
 

@@ -5,7 +5,8 @@ Options: ``--bootstrap HOST:PORT[,...]`` (any cluster), ``--client-config FILE``
 ``bootstrap.servers``), ``--stack FILE`` (read by suites that know kafkarig's stack files,
 such as ``harness/smoke``), ``--read-only`` with ``--read-topic NAME`` and
 ``--read-max-records N`` (for production clusters: nothing is written, nothing committed),
-``--smoke-timeout SECONDS``.
+``--smoke-timeout SECONDS``, and ``--user NAME`` (for suites that read a secure stack file:
+the stack's user the checks log in as).
 
 On a cluster that kafkarig did not start (the default: only a suite that knows better
 overrides the ``own_cluster`` fixture), checks write only to scratch topics and read only
@@ -94,6 +95,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="librdkafka client properties (TLS, SASL; the format `kcat -F` reads) for every "
         "client of the checks",
+    )
+    group.addoption(
+        "--user",
+        default=None,
+        metavar="NAME",
+        help="with --stack of a secure stack: the stack's user every client logs in as "
+        "(default: its [security] smoke_user, else kafkarig's admin user)",
     )
     group.addoption(
         "--read-only",

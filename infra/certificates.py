@@ -155,30 +155,21 @@ def make_ca(
     return cert, key
 
 
-def make_broker_cert(
-    identity: BrokerIdentity,
+def _leaf_builder(
+    common_name: str,
+    public_key: ec.EllipticCurvePublicKey,
     ca_cert: x509.Certificate,
-    ca_key: CertificateIssuerPrivateKeyTypes,
     now: datetime,
-    validity: timedelta = CERT_VALIDITY,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A certificate for one broker (server and client use: brokers also connect to each
-    other), valid for its host names, never past the CA's own expiry."""
-    if not identity.hosts:
-        raise TlsError(f"broker {identity.name}: a certificate needs at least one host name")
-    key = _new_key()
-    sans: list[x509.GeneralName] = []
-    for host in identity.hosts:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            sans.append(x509.DNSName(host.lower()))
+    validity: timedelta,
+) -> x509.CertificateBuilder:
+    """What every certificate kafkarig's CA issues has: its name, validity (never past the
+    CA's own expiry), no CA rights, a signing key usage and the key identifiers."""
     not_after = min(now + validity, ca_cert.not_valid_after_utc)
-    cert = (
+    return (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity.name)]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
         .not_valid_after(not_after)
@@ -197,6 +188,34 @@ def make_broker_cert(
             ),
             critical=True,
         )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    )
+
+
+def make_broker_cert(
+    identity: BrokerIdentity,
+    ca_cert: x509.Certificate,
+    ca_key: CertificateIssuerPrivateKeyTypes,
+    now: datetime,
+    validity: timedelta = CERT_VALIDITY,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate for one broker (server and client use: brokers also connect to each
+    other), valid for its host names, never past the CA's own expiry."""
+    if not identity.hosts:
+        raise TlsError(f"broker {identity.name}: a certificate needs at least one host name")
+    key = _new_key()
+    sans: list[x509.GeneralName] = []
+    for host in identity.hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host.lower()))
+    cert = (
+        _leaf_builder(identity.name, key.public_key(), ca_cert, now, validity)
         .add_extension(
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -204,14 +223,47 @@ def make_broker_cert(
             critical=False,
         )
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
         .sign(ca_key, hashes.SHA256())
     )
     return cert, key
+
+
+def make_client_cert(
+    name: str,
+    ca_cert: x509.Certificate,
+    ca_key: CertificateIssuerPrivateKeyTypes,
+    now: datetime,
+    validity: timedelta = CERT_VALIDITY,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A client certificate whose subject is ``CN=<name>`` (the broker maps it to the
+    principal ``User:<name>``), never past the CA's own expiry."""
+    key = _new_key()
+    cert = (
+        _leaf_builder(name, key.public_key(), ca_cert, now, validity)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def client_cert_problem(
+    cert: x509.Certificate,
+    *,
+    name: str,
+    ca: x509.Certificate,
+    now: datetime,
+    renew_before: timedelta = RENEW_BEFORE,
+) -> str | None:
+    """Why a client certificate cannot be reused, or ``None`` when it can."""
+    if not signed_by(cert, ca):
+        return "not signed by the current CA"
+    names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [name]:
+        return f"its subject names {names}, not {name}"
+    ca_end = ca.not_valid_after_utc
+    if cert.not_valid_after_utc >= ca_end and now + renew_before < ca_end:
+        return None
+    return expiry_problem(cert, now, renew_before)
 
 
 # -- encodings -------------------------------------------------------------------------------

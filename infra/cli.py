@@ -87,11 +87,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from infra import lifecycle
+    from infra.declared import declared_kinds
 
     stack, _ = _load(args)
     plan = lifecycle.plan(stack)
     print(f"plan for stack {stack.project} ({stack.source_file}):")
-    print(plan.render(["container", "topic"]))
+    print(plan.render(["container", *declared_kinds(stack)]))
     print(f"summary: {plan.summary()}")
     if plan.refusals:
         print(
@@ -100,6 +101,37 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         )
         return 1
     print("`kafkarig up` applies it." if plan.changes else "`kafkarig up` would change nothing.")
+    return 0
+
+
+def _cmd_client_config(args: argparse.Namespace) -> int:
+    from infra.client_config import render_client_config, write_private
+    from infra.credentials import client_settings, ensure_tls_files, login_users
+
+    stack, root = _load(args)
+    security = stack.security
+    user = args.user
+    if not security.authenticates:
+        if user is not None:
+            raise ConfigError(
+                f"stack {stack.project}'s host listener ({security.protocol}) has no users",
+                hint="drop --user; [security] protocol and [[users]] declare who logs in",
+            )
+    elif user is None:
+        user = security.smoke_user
+        if user is None:
+            raise ConfigError(
+                f"which user? stack {stack.project} has {', '.join(login_users(stack))}",
+                hint="name one with --user NAME",
+            )
+    ensure_tls_files(stack, root)  # the CA file the config names exists from now on
+    text = render_client_config(client_settings(stack, user, root), args.format)
+    if args.output is None:
+        print(text, end="")
+        return 0
+    path = write_private(Path(args.output), text)
+    who = f" for user {user}" if user else ""
+    print(f"wrote {path} (mode 0600): {args.format} client config{who} of stack {stack.project}")
     return 0
 
 
@@ -310,6 +342,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_stack_option(doctor)
     doctor.set_defaults(handler=_cmd_doctor)
+
+    client_config = commands.add_parser(
+        "client-config",
+        help="print (or write, 0600) the client config a user needs to reach the stack",
+        description="The properties a client needs for the stack's host listener: bootstrap "
+        "servers, protocol, the user's SASL login or client certificate, and the CA. "
+        "librdkafka is what confluent-kafka, the harness's --client-config and `kcat -F` "
+        "read; kcat is the same without the host-name verification line kcat drops; java "
+        "is for the Java client and Kafka's tools (--command-config).",
+    )
+    _add_stack_option(client_config)
+    client_config.add_argument(
+        "--user",
+        metavar="NAME",
+        help="the user to log in as (default: [security] smoke_user)",
+    )
+    client_config.add_argument(
+        "--format", choices=("librdkafka", "kcat", "java"), default="librdkafka"
+    )
+    client_config.add_argument(
+        "--output", metavar="FILE", help="write it to FILE (mode 0600) instead of printing it"
+    )
+    client_config.set_defaults(handler=_cmd_client_config)
 
     render = commands.add_parser("render", help="write the compose file, start nothing")
     _add_stack_option(render)

@@ -123,6 +123,18 @@ def _librdkafka_value(key: str, value: str) -> str:
     return value
 
 
+def librdkafka_properties(settings: ClientSettings) -> dict[str, str]:
+    """The librdkafka properties of ``settings`` (what an AdminClient takes), host-name
+    verification spelled out."""
+    settings.check()
+    return dict(_librdkafka_properties(settings, verify_line=True))
+
+
+def java_escape(value: str) -> str:
+    """A value escaped for a ``java.util.Properties`` file."""
+    return _java_escape(value)
+
+
 def _java_escape(value: str) -> str:
     out: list[str] = []
     for index, char in enumerate(value):

@@ -140,7 +140,9 @@ def is_up_as_declared(plan: Plan) -> bool:
 
 
 def what_changed(before: StackState, after: StackState) -> list[str]:
-    """What happened to the containers between two observations, one phrase each."""
+    """What happened to the containers between two observations, one phrase each. (``up``
+    recreates a container of the same declaration and image only when the certificates of
+    a secure stack were made again.)"""
     old, new = before.by_service(), after.by_service()
     phrases = []
     for service in sorted(set(old) | set(new)):
@@ -155,6 +157,8 @@ def what_changed(before: StackState, after: StackState) -> list[str]:
                     "stack.toml changed since it started"
                     if was.config_hash != now.config_hash
                     else "its image changed"
+                    if was.image_id != now.image_id
+                    else "its certificates were made again"
                 )
                 phrases.append(f"recreated {now.container} ({reason})")
             elif was.started_at != now.started_at:

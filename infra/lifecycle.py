@@ -21,9 +21,11 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
+from infra import secrets
 from infra.config import Stack
 from infra.console import step
 from infra.container_plan import is_up_as_declared, plan_containers, what_changed
+from infra.credentials import admin_client_config
 from infra.declared import Applied, apply_declared, plan_declared, plan_declared_offline
 from infra.docker import docker_client, docker_failure, require_docker
 from infra.errors import KafkarigError, StackError
@@ -34,6 +36,7 @@ from infra.readiness import WaitFor, wait_for_brokers
 from infra.removal import DownReport, remove_stack
 from infra.render import service_hashes, write_compose
 from infra.state import ServiceState, StackState, kafkarig_stacks, observe, stacks_started_from
+from infra.tls import TlsFiles
 from infra.topics import TopicReport, TopicState, admin_client, describe_topics
 
 LOG_TAIL_LINES = 30
@@ -106,21 +109,24 @@ def up(
     ensure_images(client, stack)
     before = observe(client, stack.project)
     _check_ours(before)
+    tls = secrets.prepare(stack, root)  # a secure stack's certificates and admin password
+    renewed = secrets.renewed(tls, before)
     containers = container_plan(client, stack, before)
     compose_file = write_compose(stack, root)
     changed: list[str] = []
-    if is_up_as_declared(containers):
+    if is_up_as_declared(containers) and not renewed:
         step(f"stack {stack.project}: every container is up as declared; starting nothing")
-        _check_from_host(stack)
+        secrets.refresh(client, stack, root, tls)
+        _check_from_host(client, stack, root)
     else:
         check_container_names(client, stack)
         check_ports(client, stack, {s.container for s in before.services if s.status == "running"})
         with _torn_down_on_failure(client, stack, before) as did:
-            _start_containers(client, stack, compose_file, verbose=verbose)
+            _start_containers(client, stack, compose_file, verbose=verbose, root=root, tls=tls)
             _wait_for_health(client, stack, timeout_s=timeout_s)
-            _check_from_host(stack)
+            _check_from_host(client, stack, root)
         changed = did
-    applied = _apply_topics(stack)
+    applied = _apply_declared(stack, root)
     return UpReport(
         project=stack.project,
         compose_file=compose_file,
@@ -191,10 +197,18 @@ def _torn_down_on_failure(
 
 
 def _start_containers(
-    client: DockerClient, stack: Stack, compose_file: Path, *, verbose: bool
+    client: DockerClient,
+    stack: Stack,
+    compose_file: Path,
+    *,
+    verbose: bool,
+    root: Path,
+    tls: TlsFiles | None,
 ) -> None:
-    """``docker compose up --detach``: create or recreate what changed, start it."""
+    """``docker compose up --detach``: create or recreate what changed, start it (a secure
+    stack's containers get their files first: :func:`infra.secrets.create_and_deliver`)."""
     step(f"stack {stack.project}: starting {', '.join(stack.services)} ({compose_file})")
+    secrets.create_and_deliver(client, stack, compose_file, root, tls)
     compose = docker_client(compose_file, stack.project)
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
     try:
@@ -257,21 +271,28 @@ def _wait_for_health(client: DockerClient, stack: Stack, *, timeout_s: float | N
         progress.done(f"{len(stack.services)}/{len(stack.services)} healthy")
 
 
-def _check_from_host(stack: Stack) -> None:
-    """The brokers answer on the host's bootstrap servers."""
+def _check_from_host(client: DockerClient, stack: Stack, root: Path) -> None:
+    """The brokers answer on the host's bootstrap servers (to kafkarig's admin, on a secure
+    stack: its first SCRAM credential is written when the brokers refuse its login)."""
+    config = secrets.admin_login(client, stack, root)
     with ProgressLine(f"asking {stack.bootstrap_servers} from the host") as progress:
         wait_for_brokers(
             stack.bootstrap_servers,
             len(stack.brokers),
             timeout_s=HOST_CHECK_TIMEOUT_S,
             on_wait=lambda elapsed, seen: progress.update(f"not yet: {seen}"),
+            config=config,
         )
-        progress.done(f"{len(stack.brokers)} broker(s) answer")
+        who = f" to {stack.security.admin_user}" if stack.security.authenticates else ""
+        progress.done(f"{len(stack.brokers)} broker(s) answer{who}")
 
 
-def _apply_topics(stack: Stack) -> Applied:
-    step(f"stack {stack.project}: planning and applying {len(stack.all_topics)} topic(s)")
-    return apply_declared(stack)
+def _apply_declared(stack: Stack, root: Path) -> Applied:
+    access = ""
+    if stack.security.authenticates:
+        access = f"{len(stack.users)} user(s), {len(stack.acls)} ACL entr(ies), "
+    step(f"stack {stack.project}: planning and applying {access}{len(stack.all_topics)} topic(s)")
+    return apply_declared(stack, root)
 
 
 def _failure_report(client: DockerClient, project: str) -> str:
@@ -358,7 +379,7 @@ def status(stack: Stack) -> StatusReport:
     if state.services and all(s.ok for s in state.services):
         try:
             report.topics = describe_topics(
-                admin_client(stack.bootstrap_servers),
+                admin_client(stack.bootstrap_servers, admin_client_config(stack)),
                 [spec.name for spec in stack.all_topics],
                 timeout_s=5,
             )
@@ -376,7 +397,7 @@ def plan(stack: Stack) -> Plan:
     if state.services and all(s.ok for s in state.services):
         return Plan.combine([containers, plan_declared(stack)])
     offline = plan_declared_offline(stack)
-    note = "the stack does not run: up starts it, then creates every declared topic"
+    note = "the stack does not run: up starts it, then creates every declared resource"
     if state.volumes:
         note += (
             " that its kept data volumes do not hold already (topics in them are compared "

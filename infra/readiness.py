@@ -9,11 +9,12 @@ fails the wait at once. A wait on the cluster uses one AdminClient for all its p
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import tenacity
 from confluent_kafka import KafkaError, KafkaException
@@ -24,6 +25,7 @@ from infra.errors import StackError
 T = TypeVar("T")
 # librdkafka logs every refused connection while a broker starts; that is expected here.
 QUIET_LOGGER = logging.getLogger("kafkarig.readiness.librdkafka")
+QUIET_LOGGER.addHandler(logging.NullHandler())  # no "last resort" printing of its errors
 
 # Kafka error codes that mean "the cluster is not there yet", whatever librdkafka's
 # retriable() flag says about them.
@@ -44,6 +46,10 @@ _NOT_READY_CODES = frozenset(
         KafkaError.UNKNOWN_TOPIC_OR_PART,  # a topic just created, not yet in the metadata
     }
 )
+
+
+# A refused login or TLS handshake: the answer is no, not "not yet".
+_REFUSED_CODES = frozenset({KafkaError._AUTHENTICATION, KafkaError._SSL})
 
 
 def is_not_ready(error: BaseException) -> bool:
@@ -122,12 +128,68 @@ class WaitFor(Generic[T]):
             ) from None
 
 
-def admin_for_waiting(bootstrap_servers: str) -> AdminClient:
-    """An AdminClient for probing a cluster that may not answer yet (quiet, quick to connect)."""
-    return AdminClient(
-        {"bootstrap.servers": bootstrap_servers, "socket.connection.setup.timeout.ms": 3000},
-        logger=QUIET_LOGGER,
-    )
+class ClientErrors:
+    """The errors librdkafka reports through ``error_cb`` (a refused login, a failed TLS
+    handshake), newest last; the callback runs inside the client's ``poll()``."""
+
+    def __init__(self, keep: int = 20) -> None:
+        self.keep = keep
+        self.seen: list[KafkaError] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, error: KafkaError) -> None:
+        with self._lock:
+            self.seen.append(error)
+            del self.seen[: -self.keep]
+
+    def last(self) -> str | None:
+        """The newest error as text, None when there was none."""
+        with self._lock:
+            return self.seen[-1].str() if self.seen else None
+
+
+def admin_for_waiting(
+    bootstrap_servers: str,
+    config: Mapping[str, str] | None = None,
+    *,
+    errors: ClientErrors | None = None,
+) -> AdminClient:
+    """An AdminClient for probing a cluster that may not answer yet (quiet, quick to
+    connect), with the client ``config`` (TLS, SASL) of a secure stack."""
+    settings: dict[str, Any] = {
+        **(config or {}),
+        "bootstrap.servers": bootstrap_servers,
+        "socket.connection.setup.timeout.ms": 3000,
+    }
+    if errors is not None:
+        settings["error_cb"] = errors
+    return AdminClient(settings, logger=QUIET_LOGGER)
+
+
+def login_errors(
+    bootstrap_servers: str, config: Mapping[str, str], timeout_s: float = 5.0
+) -> list[KafkaError]:
+    """The client errors of one ``describe_cluster`` with ``config``: empty when the cluster
+    answered (the login, if any, was accepted). Returns at the first refused login or
+    handshake instead of waiting for the request to time out."""
+    errors = ClientErrors()
+    admin = admin_for_waiting(bootstrap_servers, config, errors=errors)
+    future = admin.describe_cluster(request_timeout=timeout_s)
+    deadline = time.monotonic() + timeout_s + 1
+    while not future.done() and time.monotonic() < deadline:
+        admin.poll(0.1)  # error_cb runs inside poll()
+        if any(error.code() in _REFUSED_CODES for error in errors.seen):
+            return list(errors.seen)
+    try:
+        future.result(timeout=0.1)
+    except (KafkaException, TimeoutError, FutureTimeoutError) as error:
+        return list(errors.seen) or [_kafka_error(error)]
+    return []
+
+
+def _kafka_error(error: Exception) -> KafkaError:
+    found = error.args[0] if isinstance(error, KafkaException) and error.args else None
+    return found if isinstance(found, KafkaError) else KafkaError(KafkaError._TIMED_OUT)
 
 
 def describe_broker_ids(
@@ -151,12 +213,29 @@ def wait_for_brokers(
     *,
     timeout_s: float = 60.0,
     on_wait: Callable[[float, str], None] | None = None,
+    config: Mapping[str, str] | None = None,
 ) -> list[int]:
-    """Wait until ``describe_cluster`` reports ``expected_brokers`` brokers; return their ids."""
-    admin = admin_for_waiting(bootstrap_servers)
+    """Wait until ``describe_cluster`` reports ``expected_brokers`` brokers; return their ids.
+
+    ``config`` is the client config of a secure stack; a login or handshake the brokers
+    refuse is told in the timeout message (librdkafka reports it apart from the request).
+    """
+    errors = ClientErrors()
+    admin = admin_for_waiting(bootstrap_servers, config, errors=errors)
+
+    def probe() -> list[int]:
+        try:
+            return describe_broker_ids(bootstrap_servers, admin=admin)
+        except Exception as error:
+            admin.poll(0)  # error_cb runs inside poll()
+            refused = errors.last()
+            if refused is not None and is_not_ready(error):
+                raise NotReadyError(f"{error}; the client reports: {refused}") from error
+            raise
+
     return WaitFor(
         expected=f"{expected_brokers} broker(s) answering describe_cluster on {bootstrap_servers}",
-        probe=lambda: describe_broker_ids(bootstrap_servers, admin=admin),
+        probe=probe,
         accept=lambda ids: len(ids) >= expected_brokers,
         timeout_s=timeout_s,
         hint="look at the broker logs (`docker logs <container>`); a broker that exits at "

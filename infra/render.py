@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from infra import layouts
 from infra.config import Stack, compose
+from infra.config.secure_compose import security_context
 from infra.errors import ConfigError
 from infra.templates import COMPOSE_TEMPLATE, templates_dir
 
@@ -124,6 +125,8 @@ def compose_context(stack: Stack, *, hashes: dict[str, str] | None = None) -> di
         "extra_environment": [
             (property_to_env(name), value) for name, value in sorted(broker_settings.items())
         ],
+        "host_protocol": stack.security.kafka_protocol,
+        "security": security_context(stack.security, kraft=stack.is_kraft),
         "healthcheck": stack.healthcheck,
         "kafka_data_dir": compose.KAFKA_DATA_DIR,
         "kafka_layout": layouts.kafka_layout(cluster.flavor),

@@ -12,6 +12,9 @@
     one file: ``ssl.keystore.type=PEM`` with ``ssl.keystore.location`` pointing at it.
 ``<broker>.pem``
     The broker's certificate and the CA certificate (public; for inspection).
+``clients/<user>.keystore.pem`` (0600)
+    With client certificates: a user's key, its certificate (subject ``CN=<user>``) and the
+    CA certificate, for librdkafka's ``ssl.key.location`` and ``ssl.certificate.location``.
 
 Files are reused across runs. A broker certificate is issued again when it is missing,
 unreadable, not signed by the current CA, near its expiry, or its host names (SANs: the
@@ -43,16 +46,19 @@ from infra.certificates import (
     TlsError,
     broker_cert_problem,
     cert_pem,
+    client_cert_problem,
     expiry_problem,
     key_pem,
     make_broker_cert,
     make_ca,
+    make_client_cert,
 )
 
 __all__ = ["BrokerIdentity", "TlsError", "TlsFiles", "UserCa", "ensure_tls"]
 
 CA_CERT_FILE: Final = "ca.pem"
 CA_KEY_FILE: Final = "ca-key.pem"
+CLIENTS_DIR: Final = "clients"
 KEY_MODE: Final = 0o600
 
 
@@ -72,6 +78,8 @@ class TlsFiles:
     ca_cert: Path
     keystores: dict[str, Path]
     changes: tuple[str, ...] = ()
+    clients: dict[str, Path] = field(default_factory=dict)
+    """Each client certificate user's PEM keystore (key, certificate, CA)."""
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -186,10 +194,12 @@ def ensure_tls(
     brokers: Sequence[BrokerIdentity],
     *,
     user_ca: UserCa | None = None,
+    clients: Sequence[str] = (),
     now: datetime | None = None,
     renew_before: timedelta = RENEW_BEFORE,
 ) -> TlsFiles:
-    """Make or reuse the CA and every broker's certificate in ``directory`` (module doc).
+    """Make or reuse the CA, every broker's certificate and every client's (``clients``:
+    user names) in ``directory`` (module doc).
 
     Raises :class:`TlsError` for a bad user CA or a directory that cannot be written.
     """
@@ -226,4 +236,39 @@ def ensure_tls(
         _write(keystore, key_pem(key) + cert_pem(cert) + cert_pem(plan.cert), KEY_MODE)
         _write(directory / f"{broker.name}.pem", cert_pem(cert) + cert_pem(plan.cert))
         plan.changes.append(f"{broker.name}: certificate issued ({problem})")
-    return TlsFiles(directory, directory / CA_CERT_FILE, keystores, tuple(plan.changes))
+    client_keystores = _ensure_clients(directory / CLIENTS_DIR, clients, plan, moment, renew_before)
+    return TlsFiles(
+        directory, directory / CA_CERT_FILE, keystores, tuple(plan.changes), client_keystores
+    )
+
+
+def _ensure_clients(
+    directory: Path, names: Sequence[str], plan: _Plan, now: datetime, renew_before: timedelta
+) -> dict[str, Path]:
+    """Make or reuse a client certificate per user name (signed by the plan's CA)."""
+    if len(set(names)) != len(names):
+        raise TlsError(f"client names must be unique, got {list(names)}")
+    if names:
+        try:
+            directory.mkdir(exist_ok=True)
+            os.chmod(directory, 0o700)
+        except OSError as error:
+            raise TlsError(f"cannot create the directory {directory}: {error}") from error
+    keystores: dict[str, Path] = {}
+    for name in names:
+        keystore = keystores[name] = directory / f"{name}.keystore.pem"
+        found = _keystore(keystore)
+        problem = (
+            "created"
+            if found is None
+            else client_cert_problem(
+                found[0], name=name, ca=plan.cert, now=now, renew_before=renew_before
+            )
+        )
+        if problem is None:
+            os.chmod(keystore, KEY_MODE)
+            continue
+        cert, key = make_client_cert(name, plan.cert, plan.key, now)
+        _write(keystore, key_pem(key) + cert_pem(cert) + cert_pem(plan.cert), KEY_MODE)
+        plan.changes.append(f"client {name}: certificate issued ({problem})")
+    return keystores

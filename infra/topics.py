@@ -12,7 +12,7 @@ is: the cluster is healthy, the topics need the user's decision.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
@@ -72,9 +72,10 @@ class TopicReport:
     state: TopicState
 
 
-def admin_client(bootstrap_servers: str) -> AdminClient:
-    """An AdminClient whose librdkafka chatter goes to Python logging, not the terminal."""
-    return AdminClient({"bootstrap.servers": bootstrap_servers}, logger=_LOGGER)
+def admin_client(bootstrap_servers: str, config: Mapping[str, str] | None = None) -> AdminClient:
+    """An AdminClient whose librdkafka chatter goes to Python logging, not the terminal;
+    ``config`` is the client config of a secure stack (its admin's login)."""
+    return AdminClient({**(config or {}), "bootstrap.servers": bootstrap_servers}, logger=_LOGGER)
 
 
 def describe_topics(

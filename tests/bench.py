@@ -8,6 +8,8 @@ throughput  four producers and four consumers side by side (see tests/bench_thro
 workflow    warm `nox -s up smoke down`, then no kafkarig state to a passing smoke suite
             (see tests/bench_workflow.py; --warm-only skips the cold run)
 idle        CPU of an idle 3-broker stack, and of one readiness probe (native vs JVM)
+secure      `up` of the secure examples against their plaintext twins, and the smoke suite
+            over SASL_SSL (see tests/bench_secure.py)
 all         everything above
 """
 
@@ -235,7 +237,9 @@ BENCHES: dict[str, Callable[[int], None]] = {
 def main() -> None:
     """Run the named benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("what", choices=[*BENCHES, "throughput", "workflow", "idle", "all"])
+    parser.add_argument(
+        "what", choices=[*BENCHES, "throughput", "workflow", "idle", "secure", "all"]
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warm-only", action="store_true", help="workflow: no cold run")
     args = parser.parse_args()
@@ -253,6 +257,10 @@ def main() -> None:
         from tests import bench_idle
 
         BENCHES["idle"] = bench_idle.bench_idle
+    if args.what in ("secure", "all"):
+        from tests import bench_secure
+
+        BENCHES["secure"] = bench_secure.bench_secure
     chosen = list(BENCHES) if args.what == "all" else [args.what]
     for name in chosen:
         BENCHES[name](args.runs)

@@ -4,6 +4,10 @@ Which stack file is read: ``--stack FILE`` when given; otherwise ``./stack.toml`
 when no cluster was named (``--bootstrap``, or ``bootstrap.servers`` in ``--client-config``):
 with ``--bootstrap`` alone no stack file is read at all.
 
+On a secure stack the checks log in by themselves: unless ``--client-config`` is given, every
+client gets the stack's client config for ``--user`` (default: ``[security] smoke_user``,
+else kafkarig's admin), as ``kafkarig client-config`` would write it.
+
 Whether the cluster is kafkarig's own (``own_cluster``): a stack file was read, the cluster
 under test is at the stack's address, and it proves to be the stack's cluster: in KRaft
 mode its cluster id is the stack's deterministic one; in ZooKeeper mode (whose cluster id
@@ -19,8 +23,11 @@ from pathlib import Path
 import pytest
 
 from harness.admin import ClusterInfo
+from harness.client_config import ClientConfig
 from harness.pytest_plugin import ScratchTopic, connect, resolve_bootstrap, smoke_session
+from infra.client_config import librdkafka_properties
 from infra.config import STACK_FILE_NAME, Stack, TopicSpec, load_stack
+from infra.credentials import client_settings, login_users
 from infra.errors import KafkarigError
 
 SEED_TOPIC = "user-events"
@@ -79,9 +86,54 @@ def target(request: pytest.FixtureRequest, stack: Stack | None) -> Target:
     if not bootstrap:
         pytest.fail("no cluster to test: pass --bootstrap or --stack", pytrace=False)
     at_stack_address = stack is not None and bootstrap == stack.bootstrap_servers
+    user = request.config.getoption("--user")
+    if stack is not None and at_stack_address:
+        _log_in_as_stack_user(request.config, stack, user)
+    elif user is not None:
+        pytest.fail(
+            "--user NAME needs --stack FILE of a secure stack (at its address)", pytrace=False
+        )
     brokers = len(stack.brokers) if stack is not None and at_stack_address else 1
     info = connect(request.config, bootstrap, brokers)
     return Target(bootstrap, info, at_stack_address)
+
+
+def _log_in_as_stack_user(config: pytest.Config, stack: Stack, user: str | None) -> None:
+    """Give every client the stack's client config for ``user`` (see the module doc),
+    unless ``--client-config`` names one."""
+    session = smoke_session(config)
+    security = stack.security
+    if user is not None and not security.authenticates:
+        pytest.fail(
+            f"--user {user}: stack {stack.project}'s host listener ({security.protocol}) has "
+            "no users",
+            pytrace=False,
+        )
+    if session.client_config is not None or not security.enabled:
+        return
+    name = (user or security.smoke_user or security.admin_user) if security.authenticates else None
+    if name is not None and name not in login_users(stack):
+        pytest.fail(
+            f"--user {name}: stack {stack.project} has {', '.join(login_users(stack))}",
+            pytrace=False,
+        )
+    try:
+        properties = librdkafka_properties(client_settings(stack, name))
+    except KafkarigError as error:
+        pytest.fail(f"cannot log in to stack {stack.project}: {error.render()}", pytrace=False)
+    properties.pop("bootstrap.servers", None)
+    who = f" as user {name}" if name else ""
+    session.client_config = ClientConfig(
+        properties, f"stack {stack.project}{who} ({security.protocol})"
+    )
+    session.client_properties = dict(properties)
+
+
+@pytest.fixture(scope="session")
+def kafka_client_config(request: pytest.FixtureRequest, target: Target) -> dict[str, str]:
+    """The client properties of every client: ``--client-config``, else the stack's for its
+    user (a secure stack), else none."""
+    return dict(smoke_session(request.config).client_properties)
 
 
 @pytest.fixture(scope="session")

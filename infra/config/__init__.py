@@ -2,6 +2,8 @@
 
 - :mod:`infra.config.schema` and :mod:`infra.config.cluster`: the sections as pydantic
   models (``[stack]``, ``[[topics]]``; ``[cluster]``), each key checked on its own;
+- :mod:`infra.config.security`, :mod:`infra.config.users`, :mod:`infra.config.acls`:
+  ``[security]``, ``[[users]]``, ``[[acls]]``; :mod:`infra.config.access` checks them together;
 - :mod:`infra.config.stack`: the root :class:`Stack`, the checks across sections and the
   derived topology it exposes;
 - :mod:`infra.config.problems`: how a problem reads (key, offending value, what is allowed,
@@ -10,11 +12,12 @@
 - :mod:`infra.config.topology`: images, brokers, listeners, services, volumes;
 - :mod:`infra.config.health`: the healthcheck of each service per flavor;
 - :mod:`infra.config.compose`: what the compose template fixes (ports, paths, the server
-  properties it owns).
+  properties it owns); :mod:`infra.config.secure_compose`: its secure host listener.
 
 The names other code uses are importable from here.
 """
 
+from infra.config.acls import AclSpec
 from infra.config.cluster import ClusterConfig
 from infra.config.compose import (
     CONTROLLER_PORT,
@@ -47,8 +50,10 @@ from infra.config.schema import (
     StackSection,
     TopicSpec,
 )
+from infra.config.security import SecuritySection
 from infra.config.stack import COMPOSE_FILE_NAME, STATE_DIR_NAME, Stack
 from infra.config.topology import Broker, cluster_id_for
+from infra.config.users import UserSpec
 
 __all__ = [
     "COMPOSE_FILE_NAME",
@@ -69,15 +74,18 @@ __all__ = [
     "ZOOKEEPER_HEAP",
     "ZOOKEEPER_LOG_DIR",
     "ZOOKEEPER_SERVICE",
+    "AclSpec",
     "Broker",
     "ClusterConfig",
     "EnvironmentOverrides",
     "Flavor",
     "Healthcheck",
     "Mode",
+    "SecuritySection",
     "Stack",
     "StackSection",
     "TopicSpec",
+    "UserSpec",
     "build_stack",
     "cluster_id_for",
     "load_stack",

@@ -43,6 +43,19 @@ TEMPLATE_OWNED_PROPERTIES: Final[dict[str, str]] = {
     "share.coordinator.state.topic.replication.factor": "derived from [cluster] brokers",
     "share.coordinator.state.topic.min.isr": "derived from [cluster] brokers",
     "group.initial.rebalance.delay.ms": "kafkarig sets 0 so test consumers start at once",
+    # ---- the secure host listener (infra/config/secure_compose.py) ----
+    "ssl.keystore.type": "set by [security] protocol: kafkarig's PEM files",
+    "ssl.keystore.location": "set by [security] protocol: kafkarig's PEM files",
+    "ssl.truststore.type": "set by [security] protocol: kafkarig's PEM files",
+    "ssl.truststore.location": "set by [security] protocol: kafkarig's PEM files",
+    "ssl.client.auth": "set by [security] client_certificates",
+    "ssl.principal.mapping.rules": "with client_certificates a certificate's CN is its user",
+    "sasl.enabled.mechanisms": "set by [security] mechanism",
+    "listener.name.host.scram-sha-512.sasl.jaas.config": "set by [security] mechanism",
+    "listener.name.host.scram-sha-256.sasl.jaas.config": "set by [security] mechanism",
+    "authorizer.class.name": "set by [security] protocol: on whenever clients log in",
+    "super.users": "kafkarig's admin user, and ANONYMOUS of the in-network listeners",
+    "allow.everyone.if.no.acl.found": "false on a secure stack: what no ACL allows is denied",
 }
 """Server properties the template sets itself, each with the stack.toml key that controls it."""
 

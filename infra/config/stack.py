@@ -2,9 +2,9 @@
 
 A :class:`Stack` is what every other part of kafkarig works from: the compose template reads
 its topology (images, brokers, listeners, healthchecks, volumes), the lifecycle its services,
-the topic plan its resolved topics, and the share-group plan its ``[share_groups]``. New
-sections (``[security]``, ``[[users]]``, ``[[acls]]``) are new fields here, with their own
-section models and cross checks.
+the topic plan its resolved topics, and the share-group plan its ``[share_groups]``.
+``[security]``, ``[[users]]`` and ``[[acls]]`` have their own section models; their cross
+checks are in :mod:`infra.config.access`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from infra.config import topology
+from infra.config.access import acl_problems, smoke_user_problems, user_problems
+from infra.config.acls import AclSpec
 from infra.config.cluster import ClusterConfig
 from infra.config.compose import ZOOKEEPER_SERVICE
 from infra.config.health import Healthcheck, broker_healthcheck, zookeeper_healthcheck
@@ -26,7 +28,9 @@ from infra.config.share_groups import (
     dlq_topics,
     stack_problems,
 )
+from infra.config.security import SecuritySection
 from infra.config.topology import Broker
+from infra.config.users import UserSpec
 
 STATE_DIR_NAME = ".kafkarig"
 """Directory (beside the stack file) where generated files live, one folder per project."""
@@ -42,6 +46,11 @@ class Stack(Section):
 
     stack: StackSection = Field(default_factory=StackSection)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    # ---- secure stacks: [security], [[users]], [[acls]] (checked in infra.config.access)
+    security: SecuritySection = Field(default_factory=SecuritySection)
+    users: list[UserSpec] = Field(default_factory=list)
+    acls: list[AclSpec] = Field(default_factory=list)
+    # ----
     topics: list[TopicSpec] = Field(default_factory=list)
     share_groups: ShareGroupsSection | None = None
 
@@ -90,6 +99,34 @@ class Stack(Section):
         if found:
             raise_problems("share_groups", found, section)
         return section
+
+    @field_validator("users")
+    @classmethod
+    def _check_users_fit_security(
+        cls, users: list[UserSpec], info: ValidationInfo
+    ) -> list[UserSpec]:
+        security = info.data.get("security")
+        if not isinstance(security, SecuritySection):
+            return users
+        if problems := list(user_problems(users, security)):
+            raise_problems("users", problems, users)
+        return users
+
+    @field_validator("acls")
+    @classmethod
+    def _check_acls_fit_users(cls, acls: list[AclSpec], info: ValidationInfo) -> list[AclSpec]:
+        security, users = info.data.get("security"), info.data.get("users")
+        if not isinstance(security, SecuritySection) or not isinstance(users, list):
+            return acls
+        if problems := list(acl_problems(acls, users, security)):
+            raise_problems("acls", problems, acls)
+        return acls
+
+    @model_validator(mode="after")
+    def _check_smoke_user(self) -> Stack:
+        if problems := list(smoke_user_problems(self.security, self.users)):
+            raise_problems("security", [_under("security", p) for p in problems], self)
+        return self
 
     # ---- identity ----------------------------------------------------------------------
 
@@ -247,6 +284,11 @@ class Stack(Section):
         """Server properties other sections imply (``[share_groups]``' DLQ prefix, bounds);
         ``[cluster.broker_config]`` overrides them."""
         return broker_properties(self.share_groups) if self.share_groups is not None else {}
+
+
+def _under(field: str, found: Problem) -> Problem:
+    """A problem of one section, located from the root (for a check of the whole stack)."""
+    return Problem(found.message, found.hint, (field, *found.loc))
 
 
 def _replication_problems(topics: list[TopicSpec], brokers: int) -> Iterator[Problem]:

@@ -90,8 +90,8 @@ def test_a_wait_for_brokers_uses_one_admin_client_for_all_its_probes(
     made: list[AdminClient] = []
     real = readiness.admin_for_waiting
 
-    def counting(bootstrap_servers: str) -> AdminClient:
-        made.append(real(bootstrap_servers))
+    def counting(bootstrap_servers: str, *args: Any, **kwargs: Any) -> AdminClient:
+        made.append(real(bootstrap_servers, *args, **kwargs))
         return made[-1]
 
     probes = []
