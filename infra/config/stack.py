@@ -22,13 +22,13 @@ from infra.config.compose import ZOOKEEPER_SERVICE
 from infra.config.health import Healthcheck, broker_healthcheck, zookeeper_healthcheck
 from infra.config.problems import Problem, raise_problems, show
 from infra.config.schema import Section, StackSection, TopicSpec
+from infra.config.security import SecuritySection
 from infra.config.share_groups import (
     ShareGroupsSection,
     broker_properties,
     dlq_topics,
     stack_problems,
 )
-from infra.config.security import SecuritySection
 from infra.config.topology import Broker
 from infra.config.users import UserSpec
 
