@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from python_on_whales import DockerClient
 
 from harness import admin as admin_ops
-from harness import kcat
+from harness import kcat, kcat_library
 from harness.reader import ReadError, read_tail
 from infra import lifecycle
 from infra.acls import KeepAcl
@@ -239,7 +239,7 @@ def test_the_harness_kcat_logs_in_with_scram_whatever_the_systems_librdkafka(
     system = kcat.find_kcat()
     metadata = kcat.list_metadata(secure.bootstrap, config=secure.config("app"))
     assert SEED_TOPIC in metadata.topics
-    used = kcat.effective_librdkafka_version(system)
-    print(f"{system}: links librdkafka {kcat.librdkafka_version(system)}, runs with {used}")
+    used = kcat_library.effective_librdkafka_version(system)
+    print(f"{system}: links librdkafka {kcat_library.librdkafka_version(system)}, runs with {used}")
     if secure.stack.cluster.mode == "kraft":  # Kafka 4.x refuses older librdkafka's SCRAM
-        assert used is not None and used >= kcat.SCRAM_FIXED_IN
+        assert used is not None and used >= kcat_library.SCRAM_FIXED_IN
