@@ -105,6 +105,7 @@ def compose_context(stack: Stack, *, hashes: dict[str, str] | None = None) -> di
     # kafkarig's defaults first, then the user's broker_config, which may override them.
     broker_settings = {
         **compose.TEMPLATE_DEFAULT_PROPERTIES,
+        **(compose.KRAFT_DEFAULT_PROPERTIES if stack.is_kraft else {}),
         **stack.implied_broker_properties,
         **cluster.broker_config,
     }

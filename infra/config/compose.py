@@ -68,6 +68,17 @@ Topics are code, so auto-creation is off by default; an application under test t
 on it may turn it on (with ``num.partitions`` and ``default.replication.factor``).
 """
 
+KRAFT_DEFAULT_PROPERTIES: Final[dict[str, str]] = {
+    "group.consumer.heartbeat.interval.ms": "1000",
+    "group.consumer.min.heartbeat.interval.ms": "1000",
+    "group.consumer.min.session.timeout.ms": "6000",
+    "group.consumer.session.timeout.ms": "6000",
+}
+"""Defaults of KRaft stacks, also overridable: members of KIP-848's group protocol
+(``group.protocol=consumer``) take their session timeout and heartbeat from the brokers, and
+6 s and 1 s (Kafka's defaults: 45 s and 5 s) replace a member that died within seconds, as
+classic members of the harness ask for themselves."""
+
 AUTO_CREATE_PROPERTY: Final = "auto.create.topics.enable"
 """The server property that lets clients create topics by naming them."""
 

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from infra.config import (
+    KRAFT_DEFAULT_PROPERTIES,
     LAUNCHER_VARIABLES,
     TEMPLATE_DEFAULT_PROPERTIES,
     TEMPLATE_OWNED_PROPERTIES,
@@ -421,6 +422,7 @@ def test_every_rendered_broker_property_is_owned_defaulted_or_the_users(
     allowed = (
         set(TEMPLATE_OWNED_PROPERTIES)
         | set(TEMPLATE_DEFAULT_PROPERTIES)
+        | set(KRAFT_DEFAULT_PROPERTIES if stack.is_kraft else {})
         | set(stack.cluster.broker_config)
     )
 
@@ -431,6 +433,8 @@ def test_every_rendered_broker_property_is_owned_defaulted_or_the_users(
         }
         assert properties <= allowed
         assert set(TEMPLATE_DEFAULT_PROPERTIES) <= properties
+        if stack.is_kraft:
+            assert set(KRAFT_DEFAULT_PROPERTIES) <= properties
 
 
 def test_auto_creation_may_be_turned_on_in_broker_config(make_stack: StackFactory) -> None:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from infra.config import (
+    KRAFT_DEFAULT_PROPERTIES,
     LAUNCHER_VARIABLES,
     TEMPLATE_DEFAULT_PROPERTIES,
     TEMPLATE_OWNED_PROPERTIES,
@@ -101,6 +102,8 @@ def test_golden_files_pass_docker_compose_config(name: str) -> None:
 def test_every_rendered_property_is_one_kafkarig_owns_or_defaults(name: str) -> None:
     stack = secure_stack(name)
     allowed = set(TEMPLATE_OWNED_PROPERTIES) | set(TEMPLATE_DEFAULT_PROPERTIES)
+    if stack.is_kraft:
+        allowed |= set(KRAFT_DEFAULT_PROPERTIES)
     for broker in stack.brokers:
         variables = set(environment(stack, broker.service)) - LAUNCHER_VARIABLES
         properties = {env_to_property(v) for v in variables if v.startswith("KAFKA_")}
