@@ -25,13 +25,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -42,6 +42,7 @@ from confluent_kafka.admin import (
 
 from harness import kcat
 from harness.accounting import AccountingReport, account_deliveries
+from harness.client_config import render_client_config
 from harness.consumer import DlqOptions, RetryingConsumer, RunStats, committed_offsets
 from harness.dlq import (
     DLQ_HEADER_NAMES,
@@ -149,9 +150,25 @@ def key_of(message: Message) -> str:
     return key.decode("utf-8")
 
 
-def read_dlq(bootstrap: str, topic: str) -> list[KcatRecord]:
+@dataclass(frozen=True)
+class Cluster:
+    """The cluster under test: its bootstrap servers and the client config to log in with."""
+
+    bootstrap: str
+    config: Mapping[str, str]
+
+
+@pytest.fixture
+def cluster(bootstrap_servers: str, kafka_client_config: dict[str, str]) -> Cluster:
+    """The cluster under test, with the suite's client config (empty on plaintext)."""
+    return Cluster(bootstrap_servers, dict(kafka_client_config))
+
+
+def read_dlq(cluster: Cluster, topic: str) -> list[KcatRecord]:
     """Every record in the DLQ of ``topic``, read back with kcat (exact bytes)."""
-    return kcat.consume(bootstrap, dlq_topic_for(topic), timeout_s=20)
+    return kcat.consume(
+        cluster.bootstrap, dlq_topic_for(topic), timeout_s=20, config=cluster.config
+    )
 
 
 def dlq_ids(records: list[KcatRecord]) -> list[str]:
@@ -159,9 +176,9 @@ def dlq_ids(records: list[KcatRecord]) -> list[str]:
     return [r.key_text for r in records if r.key_text is not None]
 
 
-def committed_at(bootstrap: str, group: str, topic: str) -> int | None:
+def committed_at(cluster: Cluster, group: str, topic: str) -> int | None:
     """The group's committed offset on partition 0 of ``topic`` (``None``: none)."""
-    return committed_offsets(bootstrap, group, topic).get(0)
+    return committed_offsets(cluster.bootstrap, group, topic, config=cluster.config).get(0)
 
 
 def account(acked: Mapping[str, Ack], processed: list[str], dlq: list[str]) -> AccountingReport:
@@ -208,7 +225,15 @@ def group_protocol(request: pytest.FixtureRequest, kafka_admin: AdminClient) -> 
     """Each group protocol in turn; KIP-848's only where the cluster has it."""
     if request.param == "classic":
         return GroupProtocol("classic", FAST_GROUP["session.timeout.ms"] / 1000)
-    config = _broker_config(kafka_admin)
+    try:
+        config = _broker_config(kafka_admin)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError.CLUSTER_AUTHORIZATION_FAILED:
+            raise
+        pytest.skip(
+            "the client may not read the brokers' configs (no describe_configs on the cluster), "
+            "so which group protocols they offer is unknown"
+        )
     if "consumer" not in config.get("group.coordinator.rebalance.protocols", ""):
         pytest.skip("the cluster has no KIP-848 consumer groups (Kafka 4.0 or later has them)")
     return GroupProtocol("consumer", int(config["group.consumer.session.timeout.ms"]) / 1000)
@@ -218,16 +243,19 @@ MakeConsumer = Callable[..., RetryingConsumer]
 
 
 @pytest.fixture
-def make_consumer(bootstrap_servers: str, group_protocol: GroupProtocol) -> MakeConsumer:
-    """kafkarig's consumer (``make(topic, group, policy, **options)``) with fast group settings."""
+def make_consumer(cluster: Cluster, group_protocol: GroupProtocol) -> MakeConsumer:
+    """kafkarig's consumer (``make(topic, group, policy, **options)``) with fast group settings,
+    logged in with the suite's client config (its DLQ producer too)."""
 
     def make(topic: str, group: str, policy: RetryPolicy, **options: Any) -> RetryingConsumer:
+        dlq = options.pop("dlq", DlqOptions())
         return RetryingConsumer(
-            bootstrap_servers,
+            cluster.bootstrap,
             topic,
             group_id=group,
             policy=policy,
-            config=group_protocol.consumer_config(),
+            config={**cluster.config, **group_protocol.consumer_config()},
+            dlq=replace(dlq, producer_config={**cluster.config, **dlq.producer_config}),
             **options,
         )
 
@@ -298,10 +326,16 @@ SpawnWorker = Callable[..., Worker]
 
 @pytest.fixture
 def spawn_worker(
-    bootstrap_servers: str, tmp_path: Path, group_protocol: GroupProtocol
+    cluster: Cluster, tmp_path: Path, group_protocol: GroupProtocol
 ) -> Iterator[SpawnWorker]:
     """Start worker processes (``spawn(label, topic, group, *options)``); killed at the end."""
     workers: list[Worker] = []
+    login: list[str] = []
+    if cluster.config:  # the worker logs in like the suite: a private file, never argv
+        secret = tmp_path / "client.properties"
+        secret.touch(mode=0o600)
+        secret.write_text(render_client_config(cluster.config))
+        login = ["--client-config", str(secret)]
 
     def spawn(label: str, topic: str, group: str, *options: str) -> Worker:
         out, log = tmp_path / f"{label}.events", tmp_path / f"{label}.log"
@@ -309,7 +343,7 @@ def spawn_worker(
             sys.executable,
             "-m",
             "harness.smoke.worker",
-            *("--bootstrap", bootstrap_servers, "--topic", topic, "--group", group),
+            *("--bootstrap", cluster.bootstrap, *login, "--topic", topic, "--group", group),
             *("--out", str(out), "--group-protocol", group_protocol.name, *options),
         ]
         with log.open("wb") as output:
@@ -330,7 +364,7 @@ def spawn_worker(
 
 
 def test_a_handler_failing_fewer_than_max_attempts_times_processes_the_record_once(
-    bootstrap_servers: str,
+    cluster: Cluster,
     scratch_topic: ScratchTopic,
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
@@ -361,7 +395,7 @@ def test_a_handler_failing_fewer_than_max_attempts_times_processes_the_record_on
                 (key_of(message), attempt)
             ),
         )
-    dlq = dlq_ids(read_dlq(bootstrap_servers, topic))
+    dlq = dlq_ids(read_dlq(cluster, topic))
     report = account(acks_by_id(json_producer, topic), processed, dlq)
 
     assert processed == ids, "every record processed once, in order"
@@ -370,7 +404,7 @@ def test_a_handler_failing_fewer_than_max_attempts_times_processes_the_record_on
     assert (stats.retries, stats.processed, stats.dlq) == (failures, len(ids), 0)
     assert dlq == []
     assert report.duplicates == 0
-    assert committed_at(bootstrap_servers, group, topic) == len(ids)
+    assert committed_at(cluster, group, topic) == len(ids)
 
 
 class AlwaysFails(Exception):
@@ -378,7 +412,7 @@ class AlwaysFails(Exception):
 
 
 def test_a_handler_always_failing_dead_letters_the_record_with_every_dlq_header(
-    bootstrap_servers: str,
+    cluster: Cluster,
     scratch_topic: ScratchTopic,
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
@@ -414,7 +448,7 @@ def test_a_handler_always_failing_dead_letters_the_record_with_every_dlq_header(
     with make_consumer(topic, group, FAST_RETRY) as consumer:
         stats = consumer.run(refuse_the_doomed_record, max_messages=len(ids), idle_timeout_s=20)
     finished_at = datetime.now(UTC)
-    dead = read_dlq(bootstrap_servers, topic)
+    dead = read_dlq(cluster, topic)
     report = account(acks, processed, dlq_ids(dead))
 
     assert processed == [before, *later], "the records around the failing one are processed"
@@ -431,7 +465,9 @@ def test_a_handler_always_failing_dead_letters_the_record_with_every_dlq_header(
     ]
     info = parse_dlq_headers(record.headers)
     assert list(info.original_headers) == original_headers, "original headers byte-identical"
-    (source,) = kcat.consume(bootstrap_servers, topic, offset=str(ack.offset), count=1)
+    (source,) = kcat.consume(
+        cluster.bootstrap, topic, offset=str(ack.offset), count=1, config=cluster.config
+    )
     assert (
         info.original_topic,
         info.original_partition,
@@ -453,11 +489,11 @@ def test_a_handler_always_failing_dead_letters_the_record_with_every_dlq_header(
     assert ISO_8601_UTC_MS.fullmatch(failed_at_text), failed_at_text
     started_at_ms = started_at.replace(microsecond=started_at.microsecond // 1000 * 1000)
     assert started_at_ms <= info.failed_at <= finished_at, "dlq.failed.at is when it failed"
-    assert committed_at(bootstrap_servers, group, topic) == len(ids)
+    assert committed_at(cluster, group, topic) == len(ids)
 
 
 def test_an_undecodable_payload_is_dead_lettered_on_the_first_attempt_without_the_handler(
-    bootstrap_servers: str,
+    cluster: Cluster,
     scratch_topic: ScratchTopic,
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
@@ -481,7 +517,7 @@ def test_an_undecodable_payload_is_dead_lettered_on_the_first_attempt_without_th
             max_messages=len(ids),
             idle_timeout_s=20,
         )
-    dead = read_dlq(bootstrap_servers, topic)
+    dead = read_dlq(cluster, topic)
     report = account(acks, handled, dlq_ids(dead))
 
     assert handled == [good_before, good_after], "the handler never saw the undecodable ones"
@@ -498,11 +534,11 @@ def test_an_undecodable_payload_is_dead_lettered_on_the_first_attempt_without_th
     messages = {r.key_text: parse_dlq_headers(r.headers).error_message for r in dead}
     assert "not UTF-8" in messages[not_utf8]
     assert "not JSON" in messages[not_json]
-    assert committed_at(bootstrap_servers, group, topic) == len(ids)
+    assert committed_at(cluster, group, topic) == len(ids)
 
 
 def test_a_consumer_killed_during_a_retry_backoff_redelivers_the_record_after_restart(
-    bootstrap_servers: str,
+    cluster: Cluster,
     scratch_topic: ScratchTopic,
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
@@ -527,13 +563,13 @@ def test_a_consumer_killed_during_a_retry_backoff_redelivers_the_record_after_re
     )
     first.wait_for("retry", victim, "1")
     wait_until(
-        lambda: committed_at(bootstrap_servers, group, topic) == victim_offset,
+        lambda: committed_at(cluster, group, topic) == victim_offset,
         timeout_s=10,
         expected=f"the records before {victim} committed (offset {victim_offset})",
-        seen=lambda: (committed_at(bootstrap_servers, group, topic), first.describe()),
+        seen=lambda: (committed_at(cluster, group, topic), first.describe()),
     )
     first.sigkill()  # 60 s into a backoff of 60 s: certainly mid-backoff
-    assert committed_at(bootstrap_servers, group, topic) == victim_offset
+    assert committed_at(cluster, group, topic) == victim_offset
 
     second = spawn_worker("second", topic, group, *group_protocol.member_options(member))
     second.wait_for("done", ids[2], timeout_s=20 + group_protocol.takeover_s)
@@ -541,7 +577,7 @@ def test_a_consumer_killed_during_a_retry_backoff_redelivers_the_record_after_re
         second.wait_for("done", record_id)
     second.stop()
     processed = first.ids("done") + second.ids("done")
-    report = account(acks, processed, dlq_ids(read_dlq(bootstrap_servers, topic)))
+    report = account(acks, processed, dlq_ids(read_dlq(cluster, topic)))
 
     assert first.ids("done") == ids[:2]
     assert first.ids("retry") == [victim], "killed after the first failure, in its backoff"
@@ -549,7 +585,7 @@ def test_a_consumer_killed_during_a_retry_backoff_redelivers_the_record_after_re
     assert second.ids("done") == ids[2:]
     assert report.dlq_total == 0
     assert report.duplicates == 0
-    assert committed_at(bootstrap_servers, group, topic) == len(ids)
+    assert committed_at(cluster, group, topic) == len(ids)
 
 
 CreateTopic = Callable[[str, dict[str, str]], None]
@@ -584,7 +620,7 @@ def _set_topic_config(admin: AdminClient, topic: str, name: str, value: str) -> 
 
 
 def test_an_unwritable_dlq_blocks_the_commit_until_the_dlq_takes_the_record(
-    bootstrap_servers: str,
+    cluster: Cluster,
     kafka_admin: AdminClient,
     scratch_topic: ScratchTopic,
     json_producer: JsonProducer,
@@ -641,18 +677,18 @@ def test_an_unwritable_dlq_blocks_the_commit_until_the_dlq_takes_the_record(
             seen=lambda: f"{len(failed_writes)} failures, outcome {outcome}",
         )
         wait_until(
-            lambda: committed_at(bootstrap_servers, group, topic) == poison_offset,
+            lambda: committed_at(cluster, group, topic) == poison_offset,
             timeout_s=10,
             expected=f"the record before the poison one committed (offset {poison_offset})",
-            seen=lambda: committed_at(bootstrap_servers, group, topic),
+            seen=lambda: committed_at(cluster, group, topic),
         )
         holds_for(
-            lambda: committed_at(bootstrap_servers, group, topic) == poison_offset,
+            lambda: committed_at(cluster, group, topic) == poison_offset,
             duration_s=1.0,
             expected=f"no commit past the poison record (offset {poison_offset})",
-            seen=lambda: committed_at(bootstrap_servers, group, topic),
+            seen=lambda: committed_at(cluster, group, topic),
         )
-        assert read_dlq(bootstrap_servers, topic) == [], "nothing reached the DLQ"
+        assert read_dlq(cluster, topic) == [], "nothing reached the DLQ"
         assert processed == [before], "the record behind the poison one waits"
         failed_while_blocked = len(failed_writes)
 
@@ -665,7 +701,7 @@ def test_an_unwritable_dlq_blocks_the_commit_until_the_dlq_takes_the_record(
     assert finished_on_its_own, f"no DLQ write within 20 s of the DLQ becoming writable: {outcome}"
     (stats,) = outcome
     assert isinstance(stats, RunStats), f"the consumer failed: {stats!r}"
-    dead = read_dlq(bootstrap_servers, topic)
+    dead = read_dlq(cluster, topic)
     report = account(acks, processed, dlq_ids(dead))
 
     assert dlq_ids(dead) == [poison], "dead-lettered exactly once, once the DLQ was writable"
@@ -675,7 +711,7 @@ def test_an_unwritable_dlq_blocks_the_commit_until_the_dlq_takes_the_record(
     assert stats.dlq_write_failures >= failed_while_blocked >= 2
     assert (stats.dlq, stats.processed) == (1, 2)
     assert report.duplicates == 0
-    assert committed_at(bootstrap_servers, group, topic) == len(ids)
+    assert committed_at(cluster, group, topic) == len(ids)
 
 
 @dataclass
@@ -706,7 +742,7 @@ class _CrashRun:
 
 
 def test_the_seed_auto_commit_loop_loses_a_record_on_a_crash_and_kafkarig_does_not(
-    bootstrap_servers: str,
+    cluster: Cluster,
     scratch_topic: ScratchTopic,
     json_producer: JsonProducer,
     unique_group: Callable[..., str],
@@ -730,7 +766,7 @@ def test_the_seed_auto_commit_loop_loses_a_record_on_a_crash_and_kafkarig_does_n
         run.acks = acks_by_id(json_producer, run.topic)
 
     def committed(run: _CrashRun) -> int | None:
-        return committed_at(bootstrap_servers, run.group, run.topic)
+        return committed_at(cluster, run.group, run.topic)
 
     def spawn(run: _CrashRun, label: str, *options: str) -> Worker:
         worker = spawn_worker(
@@ -790,7 +826,7 @@ def test_the_seed_auto_commit_loop_loses_a_record_on_a_crash_and_kafkarig_does_n
     # kafkarig's loop redelivered its victim after the restart: nothing lost, nothing twice.
     assert ours.workers[1].ids("started")[0] == ours.victim
     assert ours.processed() == ours.ids
-    report = account(ours.acks, ours.processed(), dlq_ids(read_dlq(bootstrap_servers, ours.topic)))
+    report = account(ours.acks, ours.processed(), dlq_ids(read_dlq(cluster, ours.topic)))
     assert (report.dlq_total, report.duplicates) == (0, 0)
     for run in runs:
         assert committed(run) == len(run.ids), f"{run.mode}: the restarted loop committed all"

@@ -47,6 +47,7 @@ from typing import IO, Any
 from confluent_kafka import Consumer, KafkaError, Message
 
 from harness.checkpoints import Checkpoint
+from harness.client_config import load_client_config
 from harness.consumer import SEED_CONSUMER_CONFIG, DlqOptions, RetryingConsumer
 from harness.errors import RetryableError
 from harness.retry import RetryPolicy
@@ -163,12 +164,20 @@ def record_id(message: Message) -> str:
     return "<no-key>" if key is None else key.decode("utf-8", "replace")
 
 
+def client_properties(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--client-config`` file's properties (security settings), or none."""
+    if args.client_config is None:
+        return {}
+    return dict(load_client_config(args.client_config).properties)
+
+
 def consumer_config(args: argparse.Namespace) -> dict[str, Any]:
     """Group membership settings shared by both modes: fast failure detection and rejoin.
 
     Under ``group.protocol=consumer`` the session timeout and heartbeat are the broker's.
     """
     config: dict[str, Any] = {
+        **client_properties(args),
         "group.id": args.group,
         "auto.commit.interval.ms": args.auto_commit_interval_ms,
     }
@@ -199,6 +208,7 @@ def run_kafkarig(
     if args.commit == "manual":
         config["enable.auto.commit"] = False
     dlq = DlqOptions(
+        producer_config=client_properties(args),
         transactional=args.dlq_mode == "transactional",
         transactional_id=args.transactional_id if args.dlq_mode == "transactional" else None,
     )
@@ -278,6 +288,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Consume one topic and log every handler event to a file.",
     )
     parser.add_argument("--bootstrap", required=True, help="bootstrap servers")
+    parser.add_argument(
+        "--client-config", type=Path, help="librdkafka properties file (security settings)"
+    )
     parser.add_argument("--topic", required=True, help="topic to consume")
     parser.add_argument("--group", required=True, help="consumer group id")
     parser.add_argument("--out", required=True, type=Path, help="event file to append to")

@@ -34,8 +34,6 @@ from infra.users import KeepUser, UpdateUserPassword
 from tests.integration.secure_stack import SEED_TOPIC, SecureStack, refusal, secure_stack
 
 MODES: Final = ("kraft", "zookeeper")
-#: The two smoke modules that do not take a client config yet (see the module doc of each).
-NOT_SECURE_YET: Final = "not failure_injection and not share_groups"
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -119,7 +117,7 @@ def _smoke(
     cwd: Path, *args: str, timeout_s: float = 600
 ) -> tuple[subprocess.CompletedProcess[str], str]:
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-    command += ["--pyargs", "harness.smoke", "-k", NOT_SECURE_YET, *args]
+    command += ["--pyargs", "harness.smoke", *args]
     started = time.monotonic()
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
     summary = result.stdout[result.stdout.find("kafkarig smoke summary") :]
