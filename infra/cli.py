@@ -138,7 +138,13 @@ def _cmd_client_config(args: argparse.Namespace) -> int:
 def _cmd_down(args: argparse.Namespace) -> int:
     from infra import lifecycle
 
-    if args.project:
+    if args.every_stack:
+        report = lifecycle.down_every_stack(keep_data=args.keep_data)
+        if not report.projects:
+            print("no kafkarig stack on this Docker engine")
+            return 0
+        asked = ""
+    elif args.project:
         report = lifecycle.down_project(args.project, keep_data=args.keep_data)
         asked = args.project
     else:
@@ -156,7 +162,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
         print(f"stack {asked}: nothing of it is on this Docker engine")
         return 0
     for project in report.projects:
-        also = "" if project == asked else " (started from the same stack file)"
+        also = "" if project == asked or not asked else " (started from the same stack file)"
         print(f"stack {project} is down{also}")
     kept = f", kept {len(report.kept_volumes)} volume(s)" if report.kept_volumes else ""
     print(
@@ -311,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove the stack's containers, network, volumes",
         description="Remove a kafkarig stack, found by its Docker labels: the project of "
         "--stack FILE and any stack started from that same file under another project name, "
-        "or the project named with --project (no stack file needed).",
+        "or the project named with --project (no stack file needed), or with --all every "
+        "kafkarig stack on this engine (containers without kafkarig's labels are never touched).",
     )
     target = down.add_mutually_exclusive_group()
     target.add_argument(
@@ -324,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--project",
         metavar="NAME",
         help="remove the kafkarig stack of this compose project (see `kafkarig ls`)",
+    )
+    target.add_argument(
+        "--all",
+        dest="every_stack",
+        action="store_true",
+        help="remove every kafkarig stack on this Docker engine (see `kafkarig ls`)",
     )
     down.add_argument("--keep-data", action="store_true", help="keep the data volumes")
     down.set_defaults(handler=_cmd_down)

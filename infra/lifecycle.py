@@ -345,6 +345,12 @@ def down_project(project: str, *, keep_data: bool = False) -> DownReport:
     return _remove_all(client, [observe(client, project)], keep_data=keep_data)
 
 
+def down_every_stack(*, keep_data: bool = False) -> DownReport:
+    """Remove every kafkarig stack on this Docker engine (found by kafkarig's labels only)."""
+    client = require_docker()
+    return _remove_all(client, kafkarig_stacks(client), keep_data=keep_data)
+
+
 def _remove_all(
     client: DockerClient, targets: Iterable[StackState], *, keep_data: bool
 ) -> DownReport:

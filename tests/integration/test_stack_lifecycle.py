@@ -427,6 +427,28 @@ def test_down_by_project_leaves_a_compose_project_kafkarig_did_not_start(
         foreign.compose.down(timeout=1, volumes=True, quiet=True)
 
 
+def test_down_all_removes_every_kafkarig_stack_even_stopped_and_leaves_the_rest(
+    tmp_path: Path, docker: DockerClient, stacks: list[Stack]
+) -> None:
+    up_from_file(tmp_path, "it-every", stacks)
+    docker.container.stop("kafka")  # what a reboot leaves: an exited container
+    compose_file = tmp_path / "compose.yml"
+    compose_file.write_text(
+        f'services:\n  sleeper:\n    image: {images.BASE_IMAGE}\n    command: ["sleep", "120"]\n'
+    )
+    foreign = DockerClient(compose_files=[compose_file], compose_project_name="it-foreign-all")
+    foreign.compose.up(detach=True, pull="never", quiet=True)
+    try:
+        # --keep-data: a test must not delete the data of a stack somebody left down here.
+        result = kafkarig_cli("down", "--all", "--keep-data", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "stack it-every is down" in result.stdout
+        assert leftovers(docker, "it-every") == {**NOTHING, "volumes": ["it-every_kafka-data"]}
+        assert leftovers(docker, "it-foreign-all")["containers"] == ["it-foreign-all-sleeper-1"]
+    finally:
+        foreign.compose.down(timeout=1, volumes=True, quiet=True)
+
+
 def test_a_failing_up_after_an_edit_tells_what_it_did(
     tmp_path: Path, docker: DockerClient, stacks: list[Stack]
 ) -> None:
