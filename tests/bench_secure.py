@@ -6,8 +6,8 @@ the images and the reused certificates, against the same stack without ``[securi
 ``[[users]]`` and ``[[acls]]`` (plaintext; same brokers, heap and topics); each is taken
 down after every run, and the runs of the two alternate. Then the smoke suite's wall time,
 as ``app`` over SASL_SSL against the single-broker example and without credentials against
-its plaintext twin (the two smoke modules that take no client config yet are left out of
-both; the seed-verbatim checks run only on the plaintext one). Medians of N runs.
+its plaintext twin (the whole suite on both; the seed-verbatim checks run only on the
+plaintext one). Medians of N runs.
 """
 
 from __future__ import annotations
