@@ -47,7 +47,7 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
 
 
 def _sessions(output: str) -> str:
-    return ", ".join(f"{m[1]} {m[2]}" for m in _SESSION_TIME.findall(output))
+    return ", ".join(f"{name} {took}" for name, took in _SESSION_TIME.findall(output))
 
 
 def bench_warm(runs: int) -> None:
