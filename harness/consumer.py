@@ -35,11 +35,10 @@ from __future__ import annotations
 import logging
 import random
 import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Final, Self
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -70,6 +69,7 @@ from harness.stats import (
     RetryHook,
     RunStats,
 )
+from harness.stop_signal import DEFAULT_SIGNALS, StopSignal
 
 __all__ = [
     "DEFAULT_CONSUMER_CONFIG",
@@ -123,9 +123,7 @@ class RetryingConsumer:
         self.config: dict[str, Any] = dict(merged)
         self._poll_timeout_s = poll_timeout_s
         self._rng = rng or random.Random()
-        self._stop = threading.Event()
-        self._stop_reason = ""
-        self._previous_handlers: dict[int, Any] = {}
+        self._stop = StopSignal()
         self._closed = False
         # Records polled but not looked at yet (a run ended on max_messages mid-batch); the
         # client's position is past them, so they go first.
@@ -193,9 +191,7 @@ class RetryingConsumer:
         A record in the middle of a retry backoff is abandoned without storing its offset;
         it is redelivered after a restart. Stopping is final for this consumer.
         """
-        if not self._stop.is_set():
-            self._stop_reason = reason
-        self._stop.set()
+        self._stop.request(reason)
         self._batches.stopping = True  # read per record (cheaper than the event)
 
     @property
@@ -203,29 +199,13 @@ class RetryingConsumer:
         """Whether :meth:`stop` was called (or a stop signal arrived)."""
         return self._stop.is_set()
 
-    def install_signal_handlers(
-        self, signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT)
-    ) -> None:
+    def install_signal_handlers(self, signals: Sequence[signal.Signals] = DEFAULT_SIGNALS) -> None:
         """Make SIGTERM and SIGINT (by default) call :meth:`stop`; :meth:`close` restores.
 
         A second SIGINT while already stopping raises ``KeyboardInterrupt`` (a handler that
         hangs can still be interrupted); offsets stored so far are committed on close.
         """
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            if signum == signal.SIGINT and self._stop.is_set():
-                raise KeyboardInterrupt
-            self.stop(f"signal {signal.Signals(signum).name}")
-
-        try:
-            for sig in signals:
-                previous = signal.signal(sig, on_signal)
-                self._previous_handlers.setdefault(int(sig), previous)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"cannot install signal handlers: {exc}",
-                hint="call install_signal_handlers() from the main thread, or call stop()",
-            ) from exc
+        self._stop.install_handlers(self.stop, signals)
 
     def close(self) -> None:
         """Commit stored offsets synchronously, close the consumer and the DLQ producer.
@@ -250,9 +230,7 @@ class RetryingConsumer:
             try:
                 self._dlq.close()
             finally:
-                for signum, previous in self._previous_handlers.items():
-                    signal.signal(signum, previous)
-                self._previous_handlers.clear()
+                self._stop.restore_handlers()
 
     def committed(self, timeout_s: float = 10.0) -> dict[tuple[str, int], int | None]:
         """Committed offsets of the currently assigned partitions (``None``: none yet)."""
@@ -303,9 +281,9 @@ class RetryingConsumer:
         last_work_at = time.monotonic()
         while True:
             if self._stop.is_set():
-                stats.stop_reason = self._stop_reason
+                stats.stop_reason = self._stop.reason
                 stats.abandoned += len(self._holds.drop_all())
-                log.info("stopping: %s", self._stop_reason)
+                log.info("stopping: %s", self._stop.reason)
                 break
             if max_messages is not None and stats.finished >= max_messages:
                 stats.stop_reason = f"max_messages={max_messages} reached"

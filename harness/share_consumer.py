@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 from confluent_kafka import AcknowledgeType, KafkaError, KafkaException, Message, ShareConsumer
@@ -41,6 +40,7 @@ from harness.errors import ConfigurationError, ConsumerError, DecodeError
 from harness.retry import RetryPolicy
 from harness.share_admin import delivery_count_limit as read_delivery_count_limit
 from harness.stats import DeadLetterHook, Handler, RetryHook
+from harness.stop_signal import DEFAULT_SIGNALS, StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +157,7 @@ class ShareGroupConsumer:
         self._ack_commit = ack_commit
         self._poll_timeout_s = poll_timeout_s
         self._commit_timeout_s = commit_timeout_s
-        self._stop = threading.Event()
-        self._stop_reason = ""
-        self._previous_handlers: dict[int, Any] = {}
+        self._stop = StopSignal()
         self._closed = False
         try:
             self._consumer = ShareConsumer(dict(self.config))
@@ -185,20 +183,14 @@ class ShareGroupConsumer:
 
     def stop(self, reason: str = "stop() called") -> None:
         """Ask :meth:`run` to return after the current record. Thread- and signal-safe."""
-        if not self._stop.is_set():
-            self._stop_reason = reason
-        self._stop.set()
+        self._stop.request(reason)
 
-    def install_signal_handlers(
-        self, signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT)
-    ) -> None:
-        """Make SIGTERM and SIGINT call :meth:`stop`; :meth:`close` restores the old ones."""
+    def install_signal_handlers(self, signals: Sequence[signal.Signals] = DEFAULT_SIGNALS) -> None:
+        """Make SIGTERM and SIGINT call :meth:`stop`; :meth:`close` restores the old ones.
 
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            self.stop(f"signal {signal.Signals(signum).name}")
-
-        for sig in signals:
-            self._previous_handlers.setdefault(int(sig), signal.signal(sig, on_signal))
+        A second SIGINT while already stopping raises ``KeyboardInterrupt``.
+        """
+        self._stop.install_handlers(self.stop, signals)
 
     def close(self) -> None:
         """Send pending acknowledgements, leave the group and close. Idempotent."""
@@ -210,9 +202,7 @@ class ShareGroupConsumer:
         except KafkaException as exc:
             log.warning("share consumer close: %s", exc)
         finally:
-            for signum, previous in self._previous_handlers.items():
-                signal.signal(signum, previous)
-            self._previous_handlers.clear()
+            self._stop.restore_handlers()
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -237,7 +227,7 @@ class ShareGroupConsumer:
         last_record_at = time.monotonic()
         while True:
             if self._stop.is_set():
-                stats.stop_reason = self._stop_reason
+                stats.stop_reason = self._stop.reason
                 break
             if max_messages is not None and stats.finished >= max_messages:
                 stats.stop_reason = f"max_messages={max_messages} reached"
