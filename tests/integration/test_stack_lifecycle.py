@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -408,23 +409,30 @@ def test_down_by_project_removes_a_stack_whose_stack_file_is_gone(
     assert "it-gone" not in kafkarig_cli("ls", cwd=tmp_path).stdout
 
 
-def test_down_by_project_leaves_a_compose_project_kafkarig_did_not_start(
-    tmp_path: Path, docker: DockerClient
-) -> None:
-    compose_file = tmp_path / "compose.yml"
+@contextmanager
+def foreign_compose_project(root: Path, project: str) -> Iterator[None]:
+    """A compose project kafkarig did not start (one sleeping container), removed after."""
+    compose_file = root / "compose.yml"
     compose_file.write_text(
         f'services:\n  sleeper:\n    image: {images.BASE_IMAGE}\n    command: ["sleep", "120"]\n'
     )
-    foreign = DockerClient(compose_files=[compose_file], compose_project_name="it-foreign")
+    foreign = DockerClient(compose_files=[compose_file], compose_project_name=project)
     foreign.compose.up(detach=True, pull="never", quiet=True)
     try:
+        yield
+    finally:
+        foreign.compose.down(timeout=1, volumes=True, quiet=True)
+
+
+def test_down_by_project_leaves_a_compose_project_kafkarig_did_not_start(
+    tmp_path: Path, docker: DockerClient
+) -> None:
+    with foreign_compose_project(tmp_path, "it-foreign"):
         result = kafkarig_cli("down", "--project", "it-foreign", cwd=tmp_path)
         assert result.returncode == 1
         assert "was not started by kafkarig" in result.stderr
         assert leftovers(docker, "it-foreign")["containers"] == ["it-foreign-sleeper-1"]
         assert "it-foreign" not in kafkarig_cli("ls", cwd=tmp_path).stdout
-    finally:
-        foreign.compose.down(timeout=1, volumes=True, quiet=True)
 
 
 def test_down_all_removes_every_kafkarig_stack_even_stopped_and_leaves_the_rest(
@@ -432,21 +440,13 @@ def test_down_all_removes_every_kafkarig_stack_even_stopped_and_leaves_the_rest(
 ) -> None:
     up_from_file(tmp_path, "it-every", stacks)
     docker.container.stop("kafka")  # what a reboot leaves: an exited container
-    compose_file = tmp_path / "compose.yml"
-    compose_file.write_text(
-        f'services:\n  sleeper:\n    image: {images.BASE_IMAGE}\n    command: ["sleep", "120"]\n'
-    )
-    foreign = DockerClient(compose_files=[compose_file], compose_project_name="it-foreign-all")
-    foreign.compose.up(detach=True, pull="never", quiet=True)
-    try:
+    with foreign_compose_project(tmp_path, "it-foreign-all"):
         # --keep-data: a test must not delete the data of a stack somebody left down here.
         result = kafkarig_cli("down", "--all", "--keep-data", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "stack it-every is down" in result.stdout
         assert leftovers(docker, "it-every") == {**NOTHING, "volumes": ["it-every_kafka-data"]}
         assert leftovers(docker, "it-foreign-all")["containers"] == ["it-foreign-all-sleeper-1"]
-    finally:
-        foreign.compose.down(timeout=1, volumes=True, quiet=True)
 
 
 def test_a_failing_up_after_an_edit_tells_what_it_did(
