@@ -64,6 +64,10 @@ def test_a_fresh_directory_gets_a_ca_and_a_keystore_per_broker(tmp_path: Path) -
         assert signed_by(leaf, ca)
         assert san_names(leaf) == set(broker.hosts)
         assert leaf.not_valid_after_utc == NOW + timedelta(days=397)
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+        assert usage.digital_signature and usage.key_agreement and not usage.key_cert_sign
+    ca_usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ca_usage.key_cert_sign and ca_usage.crl_sign and not ca_usage.key_agreement
 
 
 def test_a_second_run_reuses_every_file(tmp_path: Path) -> None:
