@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,9 +39,9 @@ from confluent_kafka.admin import (
 )
 
 from harness import kcat
-from harness.accounting import AccountingReport, account_deliveries
+from harness.accounting import account_deliveries
 from harness.client_config import render_client_config
-from harness.consumer import DlqOptions, RetryingConsumer, RunStats, committed_offsets
+from harness.consumer import DlqOptions, RetryingConsumer, RunStats
 from harness.dlq import (
     DLQ_HEADER_NAMES,
     MAX_ERROR_MESSAGE_BYTES,
@@ -52,20 +50,28 @@ from harness.dlq import (
     parse_dlq_headers,
 )
 from harness.errors import DeliveryAccountingError, NonRetryableError, RetryableError
-from harness.kcat import KcatRecord
 from harness.producer import Ack, JsonProducer
 from harness.pytest_plugin import ScratchTopic
 from harness.retry import RetryPolicy
+from harness.smoke.failure_support import (
+    FAST_GROUP,
+    Cluster,
+    GroupProtocol,
+    Worker,
+    account,
+    acks_by_id,
+    broker_config,
+    committed_at,
+    dlq_ids,
+    holds_for,
+    key_of,
+    new_ids,
+    produce,
+    read_dlq,
+    wait_until,
+)
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-POLL_INTERVAL_S: Final = 0.05
-#: Group settings of every consumer here: a dead member is noticed within 6 s, offsets
-#: stored after the work are committed within 200 ms.
-FAST_GROUP: Final[Mapping[str, Any]] = {
-    "session.timeout.ms": 6000,
-    "heartbeat.interval.ms": 1000,
-    "auto.commit.interval.ms": 200,
-}
 FAST_RETRY: Final = RetryPolicy(max_attempts=3, initial_backoff_ms=20, max_backoff_ms=100)
 #: DLQ writes retried (almost) without bound, for a test that keeps the DLQ unwritable.
 PATIENT_DLQ_RETRY: Final = RetryPolicy(
@@ -74,150 +80,10 @@ PATIENT_DLQ_RETRY: Final = RetryPolicy(
 ISO_8601_UTC_MS: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
-# -- waiting -------------------------------------------------------------------------------
-
-
-def wait_until(
-    check: Callable[[], bool],
-    *,
-    timeout_s: float,
-    expected: str,
-    seen: Callable[[], object],
-    hint: str = "",
-) -> None:
-    """Poll ``check`` until it is true; fail after ``timeout_s`` saying what was seen."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() >= deadline:
-            pytest.fail(
-                f"timed out after {timeout_s} s waiting for {expected}; seen: {seen()}"
-                + (f"\nHint: {hint}" if hint else ""),
-                pytrace=False,
-            )
-        time.sleep(POLL_INTERVAL_S)
-
-
-def holds_for(
-    check: Callable[[], bool], *, duration_s: float, expected: str, seen: Callable[[], object]
-) -> None:
-    """Assert that ``check`` stays true on every poll for ``duration_s`` (a must-not-happen)."""
-    deadline = time.monotonic() + duration_s
-    while time.monotonic() < deadline:
-        assert check(), f"expected {expected} for {duration_s} s; seen: {seen()}"
-        time.sleep(POLL_INTERVAL_S)
-
-
-# -- records -------------------------------------------------------------------------------
-
-
-def new_ids(label: str, count: int) -> list[str]:
-    """``count`` ids unique to this run: ``<label>-<random>-<n>``."""
-    run = uuid.uuid4().hex[:8]
-    return [f"{label}-{run}-{n}" for n in range(count)]
-
-
-def acks_by_id(producer: JsonProducer, topic: str) -> dict[str, Ack]:
-    """The acknowledged records of ``topic`` by id (the record key)."""
-    acks: dict[str, Ack] = {}
-    for ack in producer.acked:
-        key = ack.key_text
-        if ack.topic == topic and key is not None:
-            acks[key] = ack
-    return acks
-
-
-def produce(
-    producer: JsonProducer,
-    topic: str,
-    ids: list[str],
-    *,
-    headers: list[tuple[str, bytes | None]] | None = None,
-    padding: int = 0,
-) -> None:
-    """Send ``{"id": id}`` keyed by its id for each id, then wait for every acknowledgement."""
-    for record_id in ids:
-        value: dict[str, Any] = {"id": record_id}
-        if padding:
-            value["padding"] = "." * padding
-        producer.send(topic, value, key=record_id, headers=headers)
-    producer.flush()
-
-
-def key_of(message: Message) -> str:
-    """A consumed record's id (its key)."""
-    key = message.key()
-    assert key is not None, f"record {message.topic()}@{message.offset()} has no key"
-    return key.decode("utf-8")
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """The cluster under test: its bootstrap servers and the client config to log in with."""
-
-    bootstrap: str
-    config: Mapping[str, str]
-
-
 @pytest.fixture
 def cluster(bootstrap_servers: str, kafka_client_config: dict[str, str]) -> Cluster:
     """The cluster under test, with the suite's client config (empty on plaintext)."""
     return Cluster(bootstrap_servers, dict(kafka_client_config))
-
-
-def read_dlq(cluster: Cluster, topic: str) -> list[KcatRecord]:
-    """Every record in the DLQ of ``topic``, read back with kcat (exact bytes)."""
-    return kcat.consume(
-        cluster.bootstrap, dlq_topic_for(topic), timeout_s=20, config=cluster.config
-    )
-
-
-def dlq_ids(records: list[KcatRecord]) -> list[str]:
-    """The ids of DLQ records (their keys), with repeats."""
-    return [r.key_text for r in records if r.key_text is not None]
-
-
-def committed_at(cluster: Cluster, group: str, topic: str) -> int | None:
-    """The group's committed offset on partition 0 of ``topic`` (``None``: none)."""
-    return committed_offsets(cluster.bootstrap, group, topic, config=cluster.config).get(0)
-
-
-def account(acked: Mapping[str, Ack], processed: list[str], dlq: list[str]) -> AccountingReport:
-    """Delivery accounting, its summary printed for the test report."""
-    report = account_deliveries(acked, processed, dlq)
-    print(f"delivery accounting: {report.summary()}")
-    return report
-
-
-@dataclass(frozen=True)
-class GroupProtocol:
-    """A consumer group protocol the cluster offers, and what it means for these tests."""
-
-    name: str
-    #: How long a member that died keeps its partitions (a restart without static
-    #: membership waits this long for them).
-    session_timeout_s: float
-
-    def consumer_config(self) -> dict[str, Any]:
-        """Settings of an in-process consumer of this protocol."""
-        if self.name == "consumer":  # the session timeout and heartbeat are the broker's
-            return {"group.protocol": "consumer", "auto.commit.interval.ms": 200}
-        return dict(FAST_GROUP)
-
-    def member_options(self, member: str) -> list[str]:
-        """Worker options that make a restart take over the dead ``member`` at once."""
-        return [] if self.name == "consumer" else ["--instance-id", member]
-
-    @property
-    def takeover_s(self) -> float:
-        """How long a restarted worker may wait for the dead one's partitions."""
-        return 0.0 if self.name == "classic" else self.session_timeout_s
-
-
-def _broker_config(admin: AdminClient) -> dict[str, str]:
-    broker_id = next(iter(admin.list_topics(timeout=10).brokers))
-    resource = ConfigResource("broker", str(broker_id))
-    entries = admin.describe_configs([resource])[resource].result(timeout=30)
-    return {name: entry.value for name, entry in entries.items()}
 
 
 @pytest.fixture(scope="module", params=["classic", "consumer"])
@@ -226,7 +92,7 @@ def group_protocol(request: pytest.FixtureRequest, kafka_admin: AdminClient) -> 
     if request.param == "classic":
         return GroupProtocol("classic", FAST_GROUP["session.timeout.ms"] / 1000)
     try:
-        config = _broker_config(kafka_admin)
+        config = broker_config(kafka_admin)
     except KafkaException as error:
         if error.args[0].code() != KafkaError.CLUSTER_AUTHORIZATION_FAILED:
             raise
@@ -260,65 +126,6 @@ def make_consumer(cluster: Cluster, group_protocol: GroupProtocol) -> MakeConsum
         )
 
     return make
-
-
-# -- consumer processes ----------------------------------------------------------------------
-
-
-@dataclass
-class Worker:
-    """A running ``python -m harness.smoke.worker`` and the events it logged."""
-
-    label: str
-    process: subprocess.Popen[bytes]
-    out: Path
-    log: Path
-
-    def events(self) -> list[tuple[str, ...]]:
-        """Every complete event line so far, split into fields."""
-        if not self.out.exists():
-            return []
-        lines = self.out.read_text(encoding="utf-8").split("\n")[:-1]
-        return [tuple(line.split(" ")) for line in lines]
-
-    def ids(self, event: str) -> list[str]:
-        """The ids of every ``event`` line (``started``, ``done``, ``retry``, ``dlq``)."""
-        return [fields[1] for fields in self.events() if fields[0] == event]
-
-    def describe(self) -> str:
-        """Events and the tail of the process output, for failure messages."""
-        output = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-        tail = "\n    ".join(output.strip().splitlines()[-15:])
-        state = "running" if self.process.poll() is None else f"exit {self.process.returncode}"
-        return f"worker {self.label} ({state}) events {self.events()}\n  output:\n    {tail}"
-
-    def wait_for(self, *fields: str, timeout_s: float = 20.0) -> None:
-        """Wait until the event line ``fields`` was logged; fail at once if the process died."""
-        wait_until(
-            lambda: fields in self.events() or self.process.poll() is not None,
-            timeout_s=timeout_s,
-            expected=f"event {' '.join(fields)!r}",
-            seen=self.describe,
-        )
-        assert fields in self.events(), f"worker died before {' '.join(fields)!r}: " + (
-            self.describe()
-        )
-
-    def sigkill(self) -> None:
-        """SIGKILL the process and reap it."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        assert self.process.returncode == -signal.SIGKILL, self.describe()
-
-    def stop(self) -> None:
-        """SIGTERM the process (a graceful stop with a final commit) and expect exit 0."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"worker ignored SIGTERM for 20 s: {self.describe()}", pytrace=False)
-        assert self.process.returncode == 0, self.describe()
-        assert self.events()[-1][0] == "stopped", self.describe()
 
 
 SpawnWorker = Callable[..., Worker]
